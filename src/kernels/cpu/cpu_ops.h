@@ -1,0 +1,50 @@
+#pragma once
+// The CPU backend: the reference implementation of every op. Arguments arrive validated by kernels/ops_*.cpp
+// and outputs preallocated with their final shapes, so these functions only compute.
+#include <vector>
+
+#include "kernels/ops.h"
+
+namespace agf::cpu {
+
+using ops::ReduceOp;
+
+void unary(const Tensor& out, UnaryOp op, const Tensor& x, double p);
+void unary_backward(const Tensor& grad_x, UnaryOp op, const Tensor& grad_y, const Tensor& x, const Tensor& y,
+                    double p);
+void binary(const Tensor& out, BinaryOp op, const Tensor& a, const Tensor& b);  // a, b expanded to out's shape
+void axpy(const Tensor& y, double alpha, const Tensor& x);
+
+// out has x's shape with the reduced dims set to 1 (keepdim form); dims sorted, unique.
+void reduce(const Tensor& out, ReduceOp op, const Tensor& x, const std::vector<int64_t>& dims);
+void max_dim(const Tensor& values, const Tensor& indices, const Tensor& x, int64_t dim);  // keepdim form
+void max_dim_backward(const Tensor& grad_x, const Tensor& grad_values, const Tensor& indices, int64_t dim);
+
+void matmul(const Tensor& out, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b, double alpha,
+            double beta);  // a, b with batch dims already expanded to out's
+void conv1d(const Tensor& out, const Tensor& x, const Tensor& w, const Tensor& bias, ops::Conv1dArgs args);
+void conv1d_backward_input(const Tensor& grad_x, const Tensor& grad_y, const Tensor& w, ops::Conv1dArgs args);
+void conv1d_backward_weight(const Tensor& grad_w, const Tensor& grad_y, const Tensor& x, ops::Conv1dArgs args);
+void avg_pool1d(const Tensor& out, const Tensor& x, int64_t k, int64_t s);
+void avg_pool1d_backward(const Tensor& grad_x, const Tensor& grad_y, int64_t k, int64_t s);
+void max_pool1d(const Tensor& out, const Tensor& indices, const Tensor& x, int64_t k, int64_t s);
+void max_pool1d_backward(const Tensor& grad_x, const Tensor& grad_y, const Tensor& indices);
+
+void batch_norm(const ops::BatchNormOut& out, const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                const Tensor& running_mean, const Tensor& running_var, bool training, double momentum, double eps);
+void batch_norm_backward(const ops::NormGrads& out, const Tensor& grad_y, const Tensor& x, const Tensor& gamma,
+                         const Tensor& save_mean, const Tensor& save_invstd, bool training);
+void layer_norm(const ops::LayerNormOut& out, const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps);
+void layer_norm_backward(const ops::NormGrads& out, const Tensor& grad_y, const Tensor& x, const Tensor& gamma,
+                         const Tensor& mean, const Tensor& rstd);
+void softmax(const Tensor& out, const Tensor& x, bool causal);
+void softmax_backward(const Tensor& grad_x, const Tensor& grad_y, const Tensor& y);
+
+void bce_with_logits(const Tensor& out, const Tensor& logits, const Tensor& targets, const Tensor& pos_weight,
+                     ops::Reduction reduction);
+void bce_with_logits_backward(const Tensor& grad_logits, const Tensor& grad, const Tensor& logits,
+                              const Tensor& targets, const Tensor& pos_weight, ops::Reduction reduction);
+void adamw_step(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v, const ops::AdamWArgs& a);
+void perturb(const Tensor& param, uint64_t seed, uint64_t offset, double scale);
+
+}  // namespace agf::cpu

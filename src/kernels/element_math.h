@@ -1,0 +1,160 @@
+#pragma once
+// The element math of every element-wise op, written once as AGF_HD inline functions: the CPU loops
+// (kernels/cpu) and the CUDA kernels (kernels/cuda) both call these, so the two backends compute the same thing.
+#include <cmath>
+#include <cstdint>
+
+#include "tensor/hd.h"
+
+namespace agf {
+
+enum class UnaryOp : uint8_t {
+  neg,
+  exp,
+  log,
+  sqrt,
+  abs,
+  sign,
+  sigmoid,
+  leaky_relu,  // param = negative slope
+  relu,
+  tanh,
+  square,
+  reciprocal,
+  add_scalar,  // x + param
+  mul_scalar,  // x * param
+  pow_scalar,  // x ^ param
+  gt_scalar,   // 1 if x > param else 0 (a mask; zero gradient)
+};
+inline constexpr int kNumUnaryOps = 16;
+
+enum class BinaryOp : uint8_t { add, sub, mul, div, maximum, minimum };
+inline constexpr int kNumBinaryOps = 6;
+
+const char* unary_op_name(UnaryOp op);
+const char* binary_op_name(BinaryOp op);
+
+namespace math {
+
+// Precision-exact overloads: float math stays float on both host and device (an unqualified exp(float) could
+// silently promote to double on the host and make the backends disagree).
+AGF_HD float exp_(float x) { return expf(x); }
+AGF_HD double exp_(double x) { return ::exp(x); }
+AGF_HD float log_(float x) { return logf(x); }
+AGF_HD double log_(double x) { return ::log(x); }
+AGF_HD float log1p_(float x) { return log1pf(x); }
+AGF_HD double log1p_(double x) { return ::log1p(x); }
+AGF_HD float sqrt_(float x) { return sqrtf(x); }
+AGF_HD double sqrt_(double x) { return ::sqrt(x); }
+AGF_HD float tanh_(float x) { return tanhf(x); }
+AGF_HD double tanh_(double x) { return ::tanh(x); }
+AGF_HD float pow_(float x, float y) { return powf(x, y); }
+AGF_HD double pow_(double x, double y) { return ::pow(x, y); }
+
+template <typename T>
+AGF_HD T sigmoid(T x) {
+  // Two branches keep exp() from overflowing for large |x|.
+  if (x >= T(0)) {
+    const T e = exp_(-x);
+    return T(1) / (T(1) + e);
+  }
+  const T e = exp_(x);
+  return e / (T(1) + e);
+}
+
+// log(1 + exp(x)) without overflow.
+template <typename T>
+AGF_HD T softplus(T x) {
+  return (x > T(0) ? x : T(0)) + log1p_(exp_(-(x < T(0) ? -x : x)));
+}
+
+template <typename T>
+AGF_HD T unary(UnaryOp op, T x, T p) {
+  switch (op) {
+    case UnaryOp::neg: return -x;
+    case UnaryOp::exp: return exp_(x);
+    case UnaryOp::log: return log_(x);
+    case UnaryOp::sqrt: return sqrt_(x);
+    case UnaryOp::abs: return x < T(0) ? -x : x;
+    case UnaryOp::sign: return x > T(0) ? T(1) : (x < T(0) ? T(-1) : T(0));
+    case UnaryOp::sigmoid: return sigmoid(x);
+    case UnaryOp::leaky_relu: return x > T(0) ? x : x * p;
+    case UnaryOp::relu: return x > T(0) ? x : T(0);
+    case UnaryOp::tanh: return tanh_(x);
+    case UnaryOp::square: return x * x;
+    case UnaryOp::reciprocal: return T(1) / x;
+    case UnaryOp::add_scalar: return x + p;
+    case UnaryOp::mul_scalar: return x * p;
+    case UnaryOp::pow_scalar: return pow_(x, p);
+    case UnaryOp::gt_scalar: return x > p ? T(1) : T(0);
+  }
+  return x;
+}
+
+// d unary(x) / dx times the incoming gradient g; y = unary(x) is passed so exp/sigmoid/sqrt/tanh reuse it.
+template <typename T>
+AGF_HD T unary_grad(UnaryOp op, T g, T x, T y, T p) {
+  switch (op) {
+    case UnaryOp::neg: return -g;
+    case UnaryOp::exp: return g * y;
+    case UnaryOp::log: return g / x;
+    case UnaryOp::sqrt: return g / (T(2) * y);
+    case UnaryOp::abs: return x > T(0) ? g : (x < T(0) ? -g : T(0));
+    case UnaryOp::sign: return T(0);
+    case UnaryOp::sigmoid: return g * y * (T(1) - y);
+    case UnaryOp::leaky_relu: return x > T(0) ? g : g * p;
+    case UnaryOp::relu: return x > T(0) ? g : T(0);
+    case UnaryOp::tanh: return g * (T(1) - y * y);
+    case UnaryOp::square: return g * T(2) * x;
+    case UnaryOp::reciprocal: return -g * y * y;
+    case UnaryOp::add_scalar: return g;
+    case UnaryOp::mul_scalar: return g * p;
+    case UnaryOp::pow_scalar: return p == T(0) ? T(0) : g * p * pow_(x, p - T(1));
+    case UnaryOp::gt_scalar: return T(0);
+  }
+  return g;
+}
+
+template <typename T>
+AGF_HD T binary(BinaryOp op, T a, T b) {
+  switch (op) {
+    case BinaryOp::add: return a + b;
+    case BinaryOp::sub: return a - b;
+    case BinaryOp::mul: return a * b;
+    case BinaryOp::div: return a / b;
+    case BinaryOp::maximum: return a > b ? a : b;
+    case BinaryOp::minimum: return a < b ? a : b;
+  }
+  return a;
+}
+
+// BCE with logits for one element, soft target y, positive-class weight pw (1 = unweighted):
+//   l = (1 - y) x + (1 + (pw - 1) y) softplus(-x)
+template <typename T>
+AGF_HD T bce_with_logits(T x, T y, T pw) {
+  return (T(1) - y) * x + (T(1) + (pw - T(1)) * y) * softplus(-x);
+}
+
+// d l / d x for the element above: (1 - y) - (1 + (pw - 1) y) sigmoid(-x)
+template <typename T>
+AGF_HD T bce_with_logits_grad(T x, T y, T pw) {
+  return (T(1) - y) - (T(1) + (pw - T(1)) * y) * sigmoid(-x);
+}
+
+// One AdamW element update, PyTorch's order: decoupled decay first, then the bias-corrected Adam step.
+// bc1 = 1 - beta1^t, bc2 = 1 - beta2^t. Moments are kept in the parameter's dtype.
+template <typename T>
+AGF_HD void adamw(T& theta, T& m, T& v, T g, T lr, T beta1, T beta2, T eps, T weight_decay, T bc1, T bc2) {
+  theta = theta * (T(1) - lr * weight_decay);
+  m = beta1 * m + (T(1) - beta1) * g;
+  v = beta2 * v + (T(1) - beta2) * g * g;
+  const T denom = sqrt_(v / bc2) + eps;
+  theta = theta - (lr / bc1) * m / denom;
+}
+
+// theta += a * z as one rounding (fma), so CPU and GPU agree bit for bit given the same z.
+AGF_HD float perturb(float theta, float a, float z) { return fmaf(a, z, theta); }
+AGF_HD double perturb(double theta, double a, float z) { return fma(a, static_cast<double>(z), theta); }
+
+}  // namespace math
+}  // namespace agf

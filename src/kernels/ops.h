@@ -1,0 +1,156 @@
+#pragma once
+// Every op of the engine, declared once. These are raw kernels: no autograd (src/autograd wraps them). Each
+// checks its arguments (shapes, dtypes, devices; the message names what is wrong), allocates its outputs under the
+// caller's MemScope, and dispatches to kernels/cpu or kernels/cuda by the device of its inputs.
+//
+// Floating ops take f32 or f64 (f64 is what gradcheck runs in); all inputs of an op share one dtype and device.
+// `_out` variants write into a caller-provided, correctly shaped output (any strides for element-wise ops,
+// contiguous otherwise) and allocate nothing but workspaces.
+#include <cstdint>
+#include <vector>
+
+#include "kernels/element_math.h"
+#include "tensor/tensor.h"
+
+namespace agf::ops {
+
+// ---------------------------------------------------------------- element-wise
+Tensor unary(UnaryOp op, const Tensor& x, double param = 0.0);
+void unary_out(const Tensor& out, UnaryOp op, const Tensor& x, double param = 0.0);  // out may alias x
+// grad_x = grad_y * d op(x)/dx; y = op(x) from the forward (used by exp, sqrt, sigmoid, tanh, reciprocal).
+Tensor unary_backward(UnaryOp op, const Tensor& grad_y, const Tensor& x, const Tensor& y, double param = 0.0);
+// Broadcasting binary op; out has the broadcast shape and may alias a or b.
+Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b);
+void binary_out(const Tensor& out, BinaryOp op, const Tensor& a, const Tensor& b);
+// y += alpha * x (same shape), in place: gradient accumulation and SGD.
+void axpy_(const Tensor& y, double alpha, const Tensor& x);
+// 1 where x > threshold, else 0, in x's dtype (e.g. the gate mask sigmoid(aux) > positive_threshold).
+Tensor greater_than(const Tensor& x, double threshold);
+
+inline Tensor add(const Tensor& a, const Tensor& b) { return binary(BinaryOp::add, a, b); }
+inline Tensor sub(const Tensor& a, const Tensor& b) { return binary(BinaryOp::sub, a, b); }
+inline Tensor mul(const Tensor& a, const Tensor& b) { return binary(BinaryOp::mul, a, b); }
+inline Tensor div(const Tensor& a, const Tensor& b) { return binary(BinaryOp::div, a, b); }
+inline Tensor neg(const Tensor& x) { return unary(UnaryOp::neg, x); }
+inline Tensor exp(const Tensor& x) { return unary(UnaryOp::exp, x); }
+inline Tensor log(const Tensor& x) { return unary(UnaryOp::log, x); }
+inline Tensor sqrt(const Tensor& x) { return unary(UnaryOp::sqrt, x); }
+inline Tensor abs(const Tensor& x) { return unary(UnaryOp::abs, x); }
+inline Tensor sign(const Tensor& x) { return unary(UnaryOp::sign, x); }
+inline Tensor sigmoid(const Tensor& x) { return unary(UnaryOp::sigmoid, x); }
+inline Tensor leaky_relu(const Tensor& x, double slope) { return unary(UnaryOp::leaky_relu, x, slope); }
+inline Tensor scale(const Tensor& x, double s) { return unary(UnaryOp::mul_scalar, x, s); }
+inline Tensor add_scalar(const Tensor& x, double s) { return unary(UnaryOp::add_scalar, x, s); }
+
+// ---------------------------------------------------------------- reductions
+enum class ReduceOp : uint8_t { sum, mean, max, min, sumsq };
+// Reduces over `dims` (empty = all dims, giving a 0-dim tensor). Floating sums accumulate in double on the CPU.
+Tensor reduce(ReduceOp op, const Tensor& x, const std::vector<int64_t>& dims = {}, bool keepdim = false);
+inline Tensor sum(const Tensor& x, const std::vector<int64_t>& dims = {}, bool keepdim = false) {
+  return reduce(ReduceOp::sum, x, dims, keepdim);
+}
+inline Tensor mean(const Tensor& x, const std::vector<int64_t>& dims = {}, bool keepdim = false) {
+  return reduce(ReduceOp::mean, x, dims, keepdim);
+}
+inline Tensor squared_norm(const Tensor& x) { return reduce(ReduceOp::sumsq, x); }
+// Sums a broadcast result back to `shape` (the backward of broadcasting); x.shape must broadcast from shape.
+Tensor sum_to(const Tensor& x, const Shape& shape);
+
+struct MaxResult {
+  Tensor values;
+  Tensor indices;  // i64: position along the reduced dim (the first maximum on ties)
+};
+MaxResult max_dim(const Tensor& x, int64_t dim, bool keepdim = false);
+Tensor argmax(const Tensor& x, int64_t dim, bool keepdim = false);
+// Scatters grad_values to the argmax positions of an input of `input_shape`; zeros elsewhere.
+Tensor max_dim_backward(const Tensor& grad_values, const Tensor& indices, const Shape& input_shape, int64_t dim,
+                        bool keepdim = false);
+
+// ---------------------------------------------------------------- linear algebra
+// a (..., M, K) or (..., K, M) when trans_a; b (..., K, N) or (..., N, K) when trans_b; batch dims broadcast.
+// Result (..., M, N). Both operands need at least 2 dims.
+Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans_b = false);
+// out = alpha * op(a) op(b) + beta * out, out contiguous with the result's shape.
+void matmul_out(const Tensor& out, const Tensor& a, const Tensor& b, bool trans_a = false, bool trans_b = false,
+                double alpha = 1.0, double beta = 0.0);
+
+// ---------------------------------------------------------------- convolution and pooling over time
+struct Conv1dArgs {
+  int64_t stride = 1;
+  int64_t padding = 0;  // zeros on both ends
+};
+inline int64_t conv1d_out_len(int64_t t_in, int64_t k, Conv1dArgs a) { return (t_in + 2 * a.padding - k) / a.stride + 1; }
+// x (B, Cin, T), w (Cout, Cin, K), bias (Cout) or undefined -> (B, Cout, T_out).
+Tensor conv1d(const Tensor& x, const Tensor& w, const Tensor& bias, Conv1dArgs args);
+void conv1d_out(const Tensor& out, const Tensor& x, const Tensor& w, const Tensor& bias, Conv1dArgs args);
+Tensor conv1d_backward_input(const Tensor& grad_y, const Tensor& w, int64_t t_in, Conv1dArgs args);
+Tensor conv1d_backward_weight(const Tensor& grad_y, const Tensor& x, int64_t k, Conv1dArgs args);
+Tensor conv1d_backward_bias(const Tensor& grad_y);  // sum over batch and time -> (Cout)
+
+// Pools over the last dim of (B, C, T) (or any (..., T)), no padding: T_out = (T - k) / s + 1.
+Tensor avg_pool1d(const Tensor& x, int64_t k, int64_t s);
+Tensor avg_pool1d_backward(const Tensor& grad_y, int64_t t_in, int64_t k, int64_t s);
+MaxResult max_pool1d(const Tensor& x, int64_t k, int64_t s);  // indices: position in [0, T) of each window's max
+Tensor max_pool1d_backward(const Tensor& grad_y, const Tensor& indices, int64_t t_in);
+
+// ---------------------------------------------------------------- normalisation
+struct BatchNormOut {
+  Tensor y;
+  Tensor save_mean;    // (C): the mean used (batch mean in training, running mean in eval)
+  Tensor save_invstd;  // (C): 1 / sqrt(var + eps) with the variance used
+};
+// x (B, C) or (B, C, T), statistics per channel over batch and time. Training: batch statistics (biased
+// variance); running statistics, when given, are updated in place with momentum m and the unbiased variance:
+// r_mean = (1 - m) r_mean + m mean, r_var = (1 - m) r_var + m var * n / (n - 1). Eval: running statistics.
+// gamma/beta may be undefined (no affine).
+BatchNormOut batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
+                        const Tensor& running_var, bool training, double momentum, double eps);
+struct NormGrads {
+  Tensor grad_x, grad_gamma, grad_beta;  // grad_gamma/grad_beta undefined when gamma was
+};
+NormGrads batch_norm_backward(const Tensor& grad_y, const Tensor& x, const Tensor& gamma, const Tensor& save_mean,
+                              const Tensor& save_invstd, bool training);
+
+struct LayerNormOut {
+  Tensor y;
+  Tensor mean;  // x.shape[:-1]
+  Tensor rstd;  // x.shape[:-1]
+};
+// Normalises over the last dim (biased variance).
+LayerNormOut layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps);
+NormGrads layer_norm_backward(const Tensor& grad_y, const Tensor& x, const Tensor& gamma, const Tensor& mean,
+                              const Tensor& rstd);
+
+// ---------------------------------------------------------------- attention pieces
+// Softmax over the last dim. causal: x is (..., Tq, Tk) and entries with key j > query i are replaced by -1e10
+// before the softmax (the reference's scores*mask - 1e10*(1 - mask)), so they come out exactly 0.
+Tensor softmax(const Tensor& x, bool causal = false);
+Tensor softmax_backward(const Tensor& grad_y, const Tensor& y);
+// Concatenates along `dim`; all other dims must match.
+Tensor cat(const std::vector<Tensor>& ts, int64_t dim);
+
+// ---------------------------------------------------------------- losses
+enum class Reduction : uint8_t { mean, sum, none };
+// Binary cross-entropy on logits with soft targets in [0, 1]; pos_weight (K) broadcasts over the last dim, or is
+// undefined. Mean/sum give a 0-dim tensor, none the element-wise losses.
+Tensor bce_with_logits(const Tensor& logits, const Tensor& targets, const Tensor& pos_weight = {},
+                       Reduction reduction = Reduction::mean);
+// grad: 0-dim for mean/sum, logits' shape for none. Returns d loss / d logits.
+Tensor bce_with_logits_backward(const Tensor& grad, const Tensor& logits, const Tensor& targets,
+                                const Tensor& pos_weight = {}, Reduction reduction = Reduction::mean);
+
+// ---------------------------------------------------------------- optimiser and SPSA
+struct AdamWArgs {
+  double lr = 1e-3;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 0.01;
+  int64_t step = 1;  // 1-based step count for the bias corrections
+};
+// In place on contiguous param, m, v of one shape; grad of the same shape (any strides).
+void adamw_step_(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v, const AdamWArgs& args);
+// param[i] += scale * philox::normal(seed, offset + i), in place, one fma per element; param contiguous.
+void perturb_(const Tensor& param, uint64_t seed, uint64_t offset, double scale);
+
+}  // namespace agf::ops

@@ -1,0 +1,134 @@
+#include "tensor/allocator.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "tensor/ledger.h"
+
+namespace agf {
+
+void* CpuAllocator::allocate(size_t bytes) {
+  if (bytes == 0) return nullptr;
+  const size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
+  void* p = std::aligned_alloc(kAlignment, rounded);
+  AGF_CHECK(p != nullptr, "host out of memory allocating {} bytes (ledger: {} bytes live)", bytes,
+            ledger(Device::cpu()).live_total());
+  std::lock_guard lk(mu_);
+  reserved_ += static_cast<int64_t>(rounded);
+  ledger(Device::cpu()).set_reserved(reserved_);
+  return p;
+}
+
+void CpuAllocator::deallocate(void* p, size_t bytes) {
+  if (p == nullptr) return;
+  std::free(p);
+  const size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
+  std::lock_guard lk(mu_);
+  reserved_ -= static_cast<int64_t>(rounded);
+  ledger(Device::cpu()).set_reserved(reserved_);
+}
+
+int64_t CpuAllocator::reserved_bytes() const {
+  std::lock_guard lk(mu_);
+  return reserved_;
+}
+
+CachingAllocator::CachingAllocator(Device dev, RawAlloc raw_alloc, RawFree raw_free)
+    : dev_(dev), raw_alloc_(std::move(raw_alloc)), raw_free_(std::move(raw_free)) {}
+
+CachingAllocator::~CachingAllocator() {
+  std::lock_guard lk(mu_);
+  release_cached_locked();
+}
+
+size_t CachingAllocator::round_size(size_t bytes) {
+  constexpr size_t kSmall = 512, kLarge = size_t(2) << 20, kSmallLimit = size_t(1) << 20;
+  if (bytes <= kSmallLimit) return (bytes + kSmall - 1) / kSmall * kSmall;
+  return (bytes + kLarge - 1) / kLarge * kLarge;
+}
+
+void* CachingAllocator::allocate(size_t bytes) {
+  if (bytes == 0) return nullptr;
+  const size_t size = round_size(bytes);
+  std::lock_guard lk(mu_);
+  auto it = free_blocks_.lower_bound(size);
+  if (it != free_blocks_.end() && it->first <= 2 * size) {
+    void* p = it->second;
+    const size_t bsize = it->first;
+    free_blocks_.erase(it);
+    live_blocks_[p] = bsize;
+    allocated_ += static_cast<int64_t>(bsize);
+    return p;
+  }
+  void* p = raw_alloc_(size);
+  raw_calls_++;
+  if (p == nullptr && !free_blocks_.empty()) {
+    release_cached_locked();
+    p = raw_alloc_(size);
+    raw_calls_++;
+  }
+  AGF_CHECK(p != nullptr, "{} out of memory allocating {} bytes ({} reserved, {} in use by tensors)", dev_, bytes,
+            reserved_, ledger(dev_).live_total());
+  reserved_ += static_cast<int64_t>(size);
+  allocated_ += static_cast<int64_t>(size);
+  live_blocks_[p] = size;
+  ledger(dev_).set_reserved(reserved_);
+  return p;
+}
+
+void CachingAllocator::deallocate(void* p, size_t /*bytes*/) {
+  if (p == nullptr) return;
+  std::lock_guard lk(mu_);
+  auto it = live_blocks_.find(p);
+  AGF_CHECK(it != live_blocks_.end(), "{} allocator: free of a pointer it did not allocate", dev_);
+  allocated_ -= static_cast<int64_t>(it->second);
+  free_blocks_.emplace(it->second, p);
+  live_blocks_.erase(it);
+}
+
+void CachingAllocator::release_cached_locked() {
+  for (auto& [size, p] : free_blocks_) {
+    raw_free_(p);
+    reserved_ -= static_cast<int64_t>(size);
+  }
+  free_blocks_.clear();
+  ledger(dev_).set_reserved(reserved_);
+}
+
+void CachingAllocator::empty_cache() {
+  std::lock_guard lk(mu_);
+  release_cached_locked();
+}
+
+int64_t CachingAllocator::reserved_bytes() const {
+  std::lock_guard lk(mu_);
+  return reserved_;
+}
+
+int64_t CachingAllocator::allocated_bytes() const {
+  std::lock_guard lk(mu_);
+  return allocated_;
+}
+
+int64_t CachingAllocator::raw_alloc_calls() const {
+  std::lock_guard lk(mu_);
+  return raw_calls_;
+}
+
+Allocator& allocator_for(Device d) {
+  static CpuAllocator* cpu = new CpuAllocator();  // never destroyed: tensors may outlive static destructors
+  if (d.is_cpu()) return *cpu;
+  require_device(d);
+  return detail::cuda_allocator(d.index);
+}
+
+void copy_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, size_t n) {
+  if (n == 0) return;
+  if (dst_dev.is_cpu() && src_dev.is_cpu()) {
+    std::memcpy(dst, src, n);
+    return;
+  }
+  detail::cuda_copy_bytes(dst, dst_dev, src, src_dev, n);
+}
+
+}  // namespace agf

@@ -1,0 +1,81 @@
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <unordered_map>
+
+#include "tensor/device.h"
+
+namespace agf {
+
+// Raw device memory. Allocators know nothing of tags: Storage charges the ledger, so every allocator is
+// accounted for the same way.
+class Allocator {
+ public:
+  virtual ~Allocator() = default;
+  virtual void* allocate(size_t bytes) = 0;
+  virtual void deallocate(void* p, size_t bytes) = 0;
+  virtual Device device() const = 0;
+  virtual int64_t reserved_bytes() const = 0;  // bytes held from the system, cached ones included
+  virtual void empty_cache() {}
+};
+
+// Host memory, 64-byte aligned (one cache line, and enough for AVX-512 loads), returned to the system at once.
+class CpuAllocator final : public Allocator {
+ public:
+  static constexpr size_t kAlignment = 64;
+  void* allocate(size_t bytes) override;
+  void deallocate(void* p, size_t bytes) override;
+  Device device() const override { return Device::cpu(); }
+  int64_t reserved_bytes() const override;
+
+ private:
+  mutable std::mutex mu_;
+  int64_t reserved_ = 0;
+};
+
+// A caching block allocator over a raw allocator (cudaMalloc on a GPU; malloc in the host tests of its logic).
+// Requests are rounded to 512 bytes (2 MiB above 1 MiB) and freed blocks are kept for reuse, as PyTorch does, so
+// the steady state of a training loop makes no driver calls. A cached block is reused for a request of at least
+// half its size. When the raw allocator fails, the cache is released and the request retried once.
+class CachingAllocator final : public Allocator {
+ public:
+  using RawAlloc = std::function<void*(size_t)>;  // returns nullptr on failure
+  using RawFree = std::function<void(void*)>;
+  CachingAllocator(Device dev, RawAlloc raw_alloc, RawFree raw_free);
+  ~CachingAllocator() override;
+
+  static size_t round_size(size_t bytes);
+  void* allocate(size_t bytes) override;
+  void deallocate(void* p, size_t bytes) override;
+  Device device() const override { return dev_; }
+  int64_t reserved_bytes() const override;
+  int64_t allocated_bytes() const;  // rounded bytes of blocks in use
+  int64_t raw_alloc_calls() const;
+  void empty_cache() override;
+
+ private:
+  void release_cached_locked();
+  Device dev_;
+  RawAlloc raw_alloc_;
+  RawFree raw_free_;
+  mutable std::mutex mu_;
+  std::multimap<size_t, void*> free_blocks_;        // rounded size -> block
+  std::unordered_map<void*, size_t> live_blocks_;   // block -> rounded size
+  int64_t reserved_ = 0, allocated_ = 0, raw_calls_ = 0;
+};
+
+// The allocator of a device (process lifetime). CUDA devices need the CUDA backend and a device that answers.
+Allocator& allocator_for(Device d);
+
+// Byte copies between any two devices (host<->device, device<->device); synchronous.
+void copy_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, size_t n);
+
+namespace detail {
+Allocator& cuda_allocator(int index);  // defined by the CUDA backend (or a stub that throws)
+void cuda_copy_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, size_t n);
+}  // namespace detail
+
+}  // namespace agf

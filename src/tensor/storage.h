@@ -1,0 +1,36 @@
+#pragma once
+#include <cstddef>
+#include <memory>
+
+#include "tensor/allocator.h"
+#include "tensor/ledger.h"
+
+namespace agf {
+
+// A refcounted block of device memory charged to one ledger tag. Held by shared_ptr from every tensor that views
+// it; when the last view goes, the bytes go back to the allocator at once and the ledger is credited.
+class Storage {
+ public:
+  static std::shared_ptr<Storage> allocate(size_t nbytes, Device device, MemTag tag = current_mem_tag());
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+
+  void* data() const { return data_; }
+  size_t nbytes() const { return nbytes_; }
+  Device device() const { return device_; }
+  MemTag tag() const { return tag_; }
+  // Moves the bytes to another tag (e.g. a tensor made by ops that becomes a parameter).
+  void retag(MemTag tag);
+
+ private:
+  Storage(void* data, size_t nbytes, Device device, MemTag tag, Allocator* alloc)
+      : data_(data), nbytes_(nbytes), device_(device), tag_(tag), alloc_(alloc) {}
+  void* data_;
+  size_t nbytes_;
+  Device device_;
+  MemTag tag_;
+  Allocator* alloc_;
+};
+
+}  // namespace agf
