@@ -141,15 +141,29 @@ AGF_HD T bce_with_logits_grad(T x, T y, T pw) {
   return (T(1) - y) - (T(1) + (pw - T(1)) * y) * sigmoid(-x);
 }
 
-// One AdamW element update, PyTorch's order: decoupled decay first, then the bias-corrected Adam step.
-// bc1 = 1 - beta1^t, bc2 = 1 - beta2^t. Moments are kept in the parameter's dtype.
+// One AdamW element update in PyTorch's order and form: decoupled decay first, then
+//   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;  theta -= step_size * m / (sqrt(v) / sqrt(bc2) + eps)
+// with step_size = lr / bc1, bc = 1 - beta^t. The scalars (decay = 1 - lr wd, 1 - b1, 1 - b2, ...) are formed once
+// per tensor in double by the caller, as PyTorch forms them in Python, so f32 runs round like PyTorch's.
 template <typename T>
-AGF_HD void adamw(T& theta, T& m, T& v, T g, T lr, T beta1, T beta2, T eps, T weight_decay, T bc1, T bc2) {
-  theta = theta * (T(1) - lr * weight_decay);
-  m = beta1 * m + (T(1) - beta1) * g;
-  v = beta2 * v + (T(1) - beta2) * g * g;
-  const T denom = sqrt_(v / bc2) + eps;
-  theta = theta - (lr / bc1) * m / denom;
+AGF_HD void adamw(T& theta, T& m, T& v, T g, T decay, T b1, T one_minus_b1, T b2, T one_minus_b2, T step_size,
+                  T bc2_sqrt, T eps) {
+  theta = theta * decay;
+  m = b1 * m + one_minus_b1 * g;
+  v = b2 * v + one_minus_b2 * g * g;
+  const T denom = sqrt_(v) / bc2_sqrt + eps;
+  theta = theta - step_size * (m / denom);
+}
+
+// The per-tensor scalars of an AdamW step, in double.
+struct AdamWScalars {
+  double decay, b1, one_minus_b1, b2, one_minus_b2, step_size, bc2_sqrt, eps;
+};
+inline AdamWScalars adamw_scalars(double lr, double beta1, double beta2, double eps, double weight_decay,
+                                  int64_t step) {
+  const double bc1 = 1.0 - ::pow(beta1, static_cast<double>(step));
+  const double bc2 = 1.0 - ::pow(beta2, static_cast<double>(step));
+  return {1.0 - lr * weight_decay, beta1, 1.0 - beta1, beta2, 1.0 - beta2, lr / bc1, ::sqrt(bc2), eps};
 }
 
 // theta += a * z as one rounding (fma), so CPU and GPU agree bit for bit given the same z.

@@ -54,13 +54,9 @@ void adamw_step(const Tensor& param, const Tensor& grad, const Tensor& m, const 
   set_device(param);
   // grad is walked in param's logical (row-major) order, whatever its strides.
   const auto gd = strided_desc<1>(grad.shape(), {grad.strides().data()});
-  const double bc1 = 1.0 - std::pow(a.beta1, static_cast<double>(a.step));
-  const double bc2 = 1.0 - std::pow(a.beta2, static_cast<double>(a.step));
+  const math::AdamWScalars sc = math::adamw_scalars(a.lr, a.beta1, a.beta2, a.eps, a.weight_decay, a.step);
   dispatch_float(param.dtype(), "adamw_step_", [&]<typename T>() {
-    AGF_CUDA_CHECK(launch_adamw<T>(ptr<T>(param), ptr<T>(m), ptr<T>(v), ptr<T>(grad), param.numel(), gd,
-                                   static_cast<T>(a.lr), static_cast<T>(a.beta1), static_cast<T>(a.beta2),
-                                   static_cast<T>(a.eps), static_cast<T>(a.weight_decay), static_cast<T>(bc1),
-                                   static_cast<T>(bc2)));
+    AGF_CUDA_CHECK(launch_adamw<T>(ptr<T>(param), ptr<T>(m), ptr<T>(v), ptr<T>(grad), param.numel(), gd, sc));
   });
 }
 

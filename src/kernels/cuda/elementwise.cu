@@ -60,12 +60,12 @@ __global__ void axpy_kernel(T* y, const T* x, int64_t n, StridedDesc<2> d, T alp
 }
 
 template <typename T>
-__global__ void adamw_kernel(T* theta, T* m, T* v, const T* grad, int64_t n, StridedDesc<1> gd, T lr, T beta1,
-                             T beta2, T eps, T wd, T bc1, T bc2) {
+__global__ void adamw_kernel(T* theta, T* m, T* v, const T* grad, int64_t n, StridedDesc<1> gd, T decay, T b1,
+                             T omb1, T b2, T omb2, T step_size, T bc2_sqrt, T eps) {
   AGF_GRID_STRIDE_LOOP(i, n) {
     int64_t o[1];
     offsets(gd, i, o);
-    math::adamw(theta[i], m[i], v[i], grad[o[0]], lr, beta1, beta2, eps, wd, bc1, bc2);
+    math::adamw(theta[i], m[i], v[i], grad[o[0]], decay, b1, omb1, b2, omb2, step_size, bc2_sqrt, eps);
   }
 }
 
@@ -116,9 +116,10 @@ cudaError_t launch_axpy(T* y, const T* x, int64_t n, const StridedDesc<2>& d, T 
 }
 
 template <typename T>
-cudaError_t launch_adamw(T* theta, T* m, T* v, const T* grad, int64_t n, const StridedDesc<1>& gd, T lr, T beta1,
-                         T beta2, T eps, T wd, T bc1, T bc2) {
-  adamw_kernel<<<grid_for(n), kThreads>>>(theta, m, v, grad, n, gd, lr, beta1, beta2, eps, wd, bc1, bc2);
+cudaError_t launch_adamw(T* theta, T* m, T* v, const T* grad, int64_t n, const StridedDesc<1>& gd,
+                         const math::AdamWScalars& s) {
+  adamw_kernel<<<grid_for(n), kThreads>>>(theta, m, v, grad, n, gd, T(s.decay), T(s.b1), T(s.one_minus_b1), T(s.b2),
+                                          T(s.one_minus_b2), T(s.step_size), T(s.bc2_sqrt), T(s.eps));
   return cudaGetLastError();
 }
 
@@ -135,7 +136,8 @@ cudaError_t launch_perturb(T* theta, int64_t n, uint64_t seed, uint64_t offset, 
                                                 UnaryOp, T);                                                     \
   template cudaError_t launch_binary<T>(T*, const T*, const T*, int64_t, const StridedDesc<3>&, BinaryOp);       \
   template cudaError_t launch_axpy<T>(T*, const T*, int64_t, const StridedDesc<2>&, T);                          \
-  template cudaError_t launch_adamw<T>(T*, T*, T*, const T*, int64_t, const StridedDesc<1>&, T, T, T, T, T, T, T); \
+  template cudaError_t launch_adamw<T>(T*, T*, T*, const T*, int64_t, const StridedDesc<1>&,                        \
+                                       const math::AdamWScalars&);                                               \
   template cudaError_t launch_perturb<T>(T*, int64_t, uint64_t, uint64_t, T);
 
 AGF_INSTANTIATE(float)

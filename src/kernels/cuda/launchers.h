@@ -23,8 +23,8 @@ cudaError_t launch_axpy(T* y, const T* x, int64_t n, const StridedDesc<2>& d, T 
 
 // theta, m, v contiguous; grad strided like theta's logical layout.
 template <typename T>
-cudaError_t launch_adamw(T* theta, T* m, T* v, const T* grad, int64_t n, const StridedDesc<1>& grad_desc, T lr,
-                         T beta1, T beta2, T eps, T weight_decay, T bc1, T bc2);
+cudaError_t launch_adamw(T* theta, T* m, T* v, const T* grad, int64_t n, const StridedDesc<1>& grad_desc,
+                         const math::AdamWScalars& scalars);
 // theta contiguous: theta[i] = fma(scale, normal(seed, offset + i), theta[i]).
 template <typename T>
 cudaError_t launch_perturb(T* theta, int64_t n, uint64_t seed, uint64_t offset, T scale);
