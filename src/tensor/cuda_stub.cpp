@@ -1,4 +1,5 @@
 // Built when the CUDA backend is not: every CUDA entry point reports that it is absent.
+#include "tensor/nvtx.h"
 #include "tensor/tensor.h"
 
 namespace agf {
@@ -8,6 +9,8 @@ int cuda_device_count() { return 0; }
 std::string cuda_unavailable_reason() { return "this build has no CUDA backend (configured with -Dcuda=disabled or no nvcc)"; }
 std::string cuda_device_name(int) { AGF_FAIL("{}", cuda_unavailable_reason()); }
 void cuda_synchronize() {}
+void profiler_start() {}
+void profiler_stop() {}
 
 namespace detail {
 Allocator& cuda_allocator(int) { AGF_FAIL("{}", cuda_unavailable_reason()); }

@@ -1,5 +1,6 @@
 // The CUDA side of the tensor layer, compiled by g++ against the CUDA runtime: device discovery, the caching
 // allocator's raw calls, byte copies, and the calls into the copy/fill kernels (copy_kernels.cu).
+#include <cuda_profiler_api.h>
 #include <cuda_runtime.h>
 
 #include <cstdlib>
@@ -11,6 +12,7 @@
 #include "tensor/cuda/cuda_check.h"
 #include "tensor/cuda/strided_desc.h"
 #include "tensor/dtype_codes.h"
+#include "tensor/nvtx.h"
 #include "tensor/tensor.h"
 
 namespace agf {
@@ -64,6 +66,14 @@ std::string cuda_device_name(int index) {
 
 void cuda_synchronize() {
   if (cuda_available()) AGF_CUDA_CHECK(cudaDeviceSynchronize());
+}
+
+void profiler_start() {
+  if (cuda_available()) AGF_CUDA_CHECK(cudaProfilerStart());
+}
+
+void profiler_stop() {
+  if (cuda_available()) AGF_CUDA_CHECK(cudaProfilerStop());
 }
 
 namespace detail {
