@@ -1,0 +1,112 @@
+#pragma once
+// EcgNet (spec/model.md): a residual convolutional encoder (T -> T/64 tokens), a pre-norm causal transformer, max
+// over tokens, and two heads. Parameter and buffer names match the published checkpoints exactly.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nn/layers.h"
+
+namespace agf::nn {
+
+struct EcgNetConfig {
+  std::string preset = "tinylight";
+  int64_t width = 64;        // C
+  int64_t layers = 1;        // L transformer layers
+  int64_t n_classes = 6;
+  bool aux_head = true;      // the AdaGrad-Fusion auxiliary abnormal/normal head
+  int64_t leads = 12;
+  int64_t heads = 16;
+  int64_t pe_length = 200;   // rows of the positional-encoding buffer
+  int64_t mask_length = 96;  // side of the causal-mask buffer (tokens of a 6144-sample input)
+  double leaky_slope = 0.01;
+};
+
+// tinylight, tiny, light, base, mediumv2, medium, large.
+EcgNetConfig preset_config(const std::string& preset, int64_t n_classes = 6, bool aux_head = true);
+std::vector<std::string> preset_names();
+
+// Causal multi-head self-attention: c_attn (C, 3C) and c_proj (C, C) input-major, buffer `bias` = the causal mask.
+class CausalSelfAttention : public Module {
+ public:
+  CausalSelfAttention(int64_t width, int64_t heads, int64_t mask_length);
+  Tensor forward(const Tensor& x);  // (B, T, C) -> (B, T, C)
+  Linear* c_attn;
+  Linear* c_proj;
+  Tensor mask;  // "bias": (1, 1, M, M) lower triangular
+  int64_t heads;
+};
+
+class TransformerLayer : public Module {
+ public:
+  TransformerLayer(int64_t width, int64_t heads, int64_t mask_length, double slope);
+  Tensor forward(Tensor x);
+  LayerNorm* norm1;
+  CausalSelfAttention* self_attention;
+  LayerNorm* norm2;
+  Linear* fc1;
+  Linear* fc2;
+  double slope;
+};
+
+// A named wrapper so that the checkpoint name is `conv1.conv.weight`.
+class ConvUnit : public Module {
+ public:
+  ConvUnit(int64_t cin, int64_t cout, int64_t k, int64_t stride, int64_t padding);
+  Tensor forward(const Tensor& x) { return conv->forward(x); }
+  Conv1d* conv;
+};
+
+class ResidualBlock : public Module {
+ public:
+  ResidualBlock(int64_t cin, int64_t cout, double slope);
+  Tensor forward(const Tensor& x);
+  ConvUnit *conv1, *conv2, *conv3;
+  BatchNorm1d *bn1, *bn2;
+  double slope;
+};
+
+class PositionalEncoding : public Module {
+ public:
+  PositionalEncoding(int64_t length, int64_t width);
+  Tensor forward(const Tensor& tokens);  // tokens (B, T, C) + PE[:T]
+  Tensor positional_encoding;
+};
+
+struct EcgNetOutput {
+  Tensor aux_logit;    // (B, 1); undefined without the auxiliary head
+  Tensor main_logits;  // (B, n_classes)
+  Tensor features;     // (B, C): max over tokens
+};
+
+class EcgNet : public Module {
+ public:
+  explicit EcgNet(const EcgNetConfig& cfg, uint64_t seed = 0);
+  EcgNetOutput forward(const Tensor& x);  // x (B, leads, T), T a multiple of 64
+  // The heads on given features (the `head_grad: full` path differentiates only these).
+  EcgNetOutput heads(const Tensor& features);
+
+  // LoRA on every conv1/conv2/conv3, the q/k/v of every c_attn, fc1, fc2, classifier.0, auxiliary_classifier.0.
+  void enable_lora(const LoraConfig& cfg, uint64_t seed);
+  void merge_lora();
+  void unmerge_lora();
+  bool lora_enabled() const { return lora_enabled_; }
+  bool lora_merged() const;
+  // Trainable set of teacher fine-tuning: LoRA A/B, all biases, classifier.1.weight, the auxiliary head.
+  static std::vector<std::string> finetune_patterns();
+
+  const EcgNetConfig& config() const { return cfg_; }
+  ModuleList* encoder_layers;
+  PositionalEncoding* position_encoding;
+  ModuleList* transformer_layers;
+  ModuleList* classifier;
+  ModuleList* auxiliary_classifier;  // null without the auxiliary head
+
+ private:
+  std::vector<Conv1d*> lora_convs();
+  std::vector<Linear*> lora_linears();
+  EcgNetConfig cfg_;
+  bool lora_enabled_ = false;
+};
+
+}  // namespace agf::nn

@@ -1,0 +1,125 @@
+#include <doctest/doctest.h>
+
+#include <algorithm>
+
+#include "nn/ecgnet.h"
+#include "nn/losses.h"
+#include "nn_test_util.h"
+
+using namespace agf;
+using namespace agf::nn;
+
+TEST_CASE("EcgNet: parameter counts of the spec") {
+  EcgNet tinylight(preset_config("tinylight", 6, /*aux_head=*/false));
+  CHECK(tinylight.num_parameters() == 256070);
+  CHECK(tinylight.num_buffer_elements() == 22790);
+  CHECK(tinylight.state_dict().size() == 66);
+  EcgNet medium(preset_config("medium", 6, /*aux_head=*/true));
+  CHECK(medium.num_parameters() == 50618887);
+  CHECK_THROWS_WITH_AS(preset_config("huge"), doctest::Contains("unknown EcgNet preset 'huge'"), Error);
+}
+
+TEST_CASE("EcgNet: checkpoint names and shapes") {
+  EcgNet net(preset_config("tinylight", 6, true));
+  std::vector<std::pair<std::string, Shape>> got;
+  for (auto& [n, t] : net.state_dict()) got.emplace_back(n, t.shape());
+  auto has = [&](const std::string& n, const Shape& s) {
+    return std::find(got.begin(), got.end(), std::make_pair(n, s)) != got.end();
+  };
+  CHECK(has("encoder_layers.0.conv1.conv.weight", {64, 12, 9}));
+  CHECK(has("encoder_layers.0.conv3.conv.weight", {64, 12, 1}));
+  CHECK(has("encoder_layers.2.bn2.num_batches_tracked", {}));
+  CHECK(has("position_encoding.positional_encoding", {200, 64}));
+  CHECK(has("transformer_layers.0.self_attention.c_attn.weight", {64, 192}));
+  CHECK(has("transformer_layers.0.self_attention.c_proj.weight", {64, 64}));
+  CHECK(has("transformer_layers.0.self_attention.bias", {1, 1, 96, 96}));
+  CHECK(has("transformer_layers.0.fc1.weight", {256, 64}));
+  CHECK(has("classifier.1.weight", {6, 64}));
+  CHECK(has("auxiliary_classifier.0.weight", {32, 64}));
+  CHECK(has("auxiliary_classifier.2.bias", {1}));
+  // The sinusoidal table: PE[p, 2i] = sin(p / 10000^(2i/C)), PE[p, 2i+1] = cos(...).
+  const auto pe = net.position_encoding->positional_encoding.to_vector<float>();
+  CHECK(pe[5 * 64 + 6] == doctest::Approx(std::sin(5.0 / std::pow(10000.0, 6.0 / 64))).epsilon(1e-6));
+  CHECK(pe[5 * 64 + 7] == doctest::Approx(std::cos(5.0 / std::pow(10000.0, 6.0 / 64))).epsilon(1e-6));
+}
+
+TEST_CASE("EcgNet: fine-tuning trainable set") {
+  EcgNet net(preset_config("tinylight", 6, true));
+  net.enable_lora({4, 4.0}, 1);
+  net.set_trainable(EcgNet::finetune_patterns());
+  std::vector<std::string> trainable;
+  for (auto& [n, t] : net.trainable_parameters()) trainable.push_back(n);
+  auto is = [&](const std::string& n) { return std::find(trainable.begin(), trainable.end(), n) != trainable.end(); };
+  CHECK(is("encoder_layers.0.conv1.conv.lora_A"));
+  CHECK(is("transformer_layers.0.self_attention.c_attn.lora_B.v"));
+  CHECK(is("transformer_layers.0.fc2.lora_A"));
+  CHECK(is("encoder_layers.1.bn1.bias"));
+  CHECK(is("transformer_layers.0.norm2.bias"));
+  CHECK(is("classifier.1.weight"));
+  CHECK(is("auxiliary_classifier.2.weight"));
+  CHECK(!is("encoder_layers.1.bn1.weight"));
+  CHECK(!is("classifier.0.weight"));
+  CHECK(!is("transformer_layers.0.self_attention.c_proj.weight"));
+  CHECK(!is("transformer_layers.0.self_attention.c_proj.lora_A"));  // c_proj carries no adapter
+}
+
+TEST_CASE("gradcheck: a whole tinylight EcgNet with LoRA r=4 (float64, T=512)") {
+  EcgNet net(preset_config("tinylight", 6, true), 7);
+  net.enable_lora({4, 4.0}, 8);
+  net.to(DType::f64);
+  {
+    NoGradGuard ng;  // non-zero B so that every adapter has a gradient to check
+    uint64_t s = 100;
+    for (auto& [n, t] : net.named_parameters())
+      if (n.find("lora_B") != std::string::npos) fill_uniform_(*t, s++, 0, -0.05, 0.05);
+  }
+  Tensor x = agf::test::random_tensor({2, 12, 512}, 9, DType::f64);
+  Tensor y = from_vector<double>({1, 0, 0, 1, 0, 1, 0, 1, 1, 0, 0, 0}, {2, 6});
+  std::vector<Tensor> params;
+  std::vector<std::string> names;
+  for (auto& [n, t] : net.named_parameters()) {
+    params.push_back(*t);
+    names.push_back(n);
+  }
+  GradcheckOptions opt;
+  opt.max_samples = 3;
+  opt.rtol = 1e-4;
+  agf::test::expect_gradcheck(
+      [&] {
+        auto out = net.forward(x);
+        return fusion_loss(out.aux_logit, out.main_logits, y, 0.5, 0).total;
+      },
+      params, names, opt);
+}
+
+TEST_CASE("EcgNet memory: NoGrad forward holds a few intermediates; with grad it grows with depth") {
+  EcgNet net(preset_config("medium", 6, true));
+  net.eval();
+  Tensor x;
+  {
+    MemScope data(MemTag::data);
+    x = agf::test::random_tensor({4, 12, 6144}, 11);
+  }
+  MemoryLedger& L = ledger(Device::cpu());
+  const int64_t largest = int64_t{4} * 512 * 1536 * 4;  // the first block's (B, C, T/4) float32 maps
+  int64_t peak_nograd = 0, peak_grad = 0;
+  {
+    NoGradGuard ng;
+    MemScope act(MemTag::activations);
+    const int64_t base = L.live(MemTag::activations);
+    L.reset_peak();
+    auto out = net.forward(x);
+    peak_nograd = L.peak(MemTag::activations) - base;
+  }
+  {
+    MemScope act(MemTag::activations);
+    const int64_t base = L.live(MemTag::activations);
+    L.reset_peak();
+    auto out = net.forward(x);
+    peak_grad = L.peak(MemTag::activations) - base;
+  }
+  MESSAGE("medium B=4 forward, activations peak: NoGrad ", peak_nograd / 1048576.0, " MiB; with grad ",
+          peak_grad / 1048576.0, " MiB; largest intermediate ", largest / 1048576.0, " MiB");
+  CHECK(peak_nograd <= 4 * largest);
+  CHECK(peak_grad >= 10 * largest);  // every layer's saved maps accumulate
+}

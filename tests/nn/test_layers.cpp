@@ -1,0 +1,149 @@
+// gradcheck (float64) of every layer, LoRA-wrapped layers included, and LoRA merge/unmerge.
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "nn/ecgnet.h"
+#include "nn_test_util.h"
+
+using namespace agf;
+using namespace agf::nn;
+using agf::test::expect_gradcheck;
+using agf::test::leaf64;
+
+namespace {
+std::vector<Tensor> params_of(Module& m, std::vector<std::string>* names = nullptr) {
+  std::vector<Tensor> v;
+  for (auto& [n, t] : m.named_parameters()) {
+    v.push_back(*t);
+    if (names) names->push_back(n);
+  }
+  return v;
+}
+
+// LoRA B starts at zero, which would make A's gradient vanish: give B random values for the check.
+void randomise_lora_b(Module& m, uint64_t seed) {
+  NoGradGuard ng;
+  for (auto& [n, t] : m.named_parameters())
+    if (n.find("lora_B") != std::string::npos) fill_uniform_(*t, seed++, 0, -0.5, 0.5);
+}
+
+void check_module(Module& m, const std::function<Tensor()>& f, int64_t samples = 24) {
+  m.to(DType::f64);
+  std::vector<std::string> names;
+  auto params = params_of(m, &names);
+  GradcheckOptions opt;
+  opt.max_samples = samples;
+  expect_gradcheck(f, params, names, opt);
+}
+}  // namespace
+
+TEST_CASE("gradcheck: Conv1d, Linear (both layouts), norms") {
+  Conv1d conv(3, 5, 5, 2, 2);
+  conv.init_parameters(1);
+  Tensor x = leaf64({2, 3, 19}, 2);
+  check_module(conv, [&] { return conv.forward(x); });
+
+  Linear lin(6, 4);
+  lin.init_parameters(3);
+  Tensor h = leaf64({2, 3, 6}, 4);
+  check_module(lin, [&] { return lin.forward(h); });
+
+  Linear lin_im(6, 9, true, true);
+  lin_im.init_parameters(5);
+  check_module(lin_im, [&] { return lin_im.forward(h); });
+
+  BatchNorm1d bn(3);
+  check_module(bn, [&] { return bn.forward(x); });
+  bn.eval();
+  check_module(bn, [&] { return bn.forward(x); });
+
+  LayerNorm ln(6);
+  check_module(ln, [&] { return ln.forward(h); });
+}
+
+TEST_CASE("gradcheck: LoRA-wrapped conv, linear and the q/k/v of c_attn") {
+  const LoraConfig cfg{4, 8.0};  // scaling 2: the scaling path is exercised too
+  Conv1d conv(3, 5, 5, 2, 2);
+  conv.init_parameters(6);
+  conv.enable_lora(cfg, 7);
+  randomise_lora_b(conv, 8);
+  Tensor x = leaf64({2, 3, 19}, 9);
+  check_module(conv, [&] { return conv.forward(x); });
+
+  Linear lin(6, 4);
+  lin.init_parameters(10);
+  lin.enable_lora(cfg, 11);
+  randomise_lora_b(lin, 12);
+  Tensor h = leaf64({2, 3, 6}, 13);
+  check_module(lin, [&] { return lin.forward(h); });
+
+  Linear attn(6, 18, true, true);
+  attn.init_parameters(14);
+  attn.enable_lora(cfg, 15, LoraInit::kaiming_uniform, {"q", "k", "v"});
+  randomise_lora_b(attn, 16);
+  check_module(attn, [&] { return attn.forward(h); });
+  std::vector<std::string> names;
+  params_of(attn, &names);
+  CHECK(names == std::vector<std::string>{"weight", "bias", "lora_A.q", "lora_B.q", "lora_A.k", "lora_B.k",
+                                          "lora_A.v", "lora_B.v"});
+}
+
+TEST_CASE("gradcheck: attention, transformer layer, residual block") {
+  CausalSelfAttention attn(32, 16, 96);
+  attn.init_parameters(20);
+  Tensor t = leaf64({2, 7, 32}, 21);
+  check_module(attn, [&] { return attn.forward(t); }, 12);
+
+  TransformerLayer layer(32, 16, 96, 0.01);
+  layer.init_parameters(22);
+  check_module(layer, [&] { return layer.forward(t); }, 12);
+
+  ResidualBlock block(3, 8, 0.01);
+  block.init_parameters(23);
+  Tensor x = leaf64({2, 3, 64}, 24);
+  check_module(block, [&] { return block.forward(x); }, 12);
+}
+
+TEST_CASE("LoRA: merged forward agrees, unmerge restores, conv two-step path equals W + dW") {
+  Conv1d conv(12, 16, 9, 4, 4);
+  conv.init_parameters(30);
+  conv.enable_lora({4, 4.0}, 31);
+  randomise_lora_b(conv, 32);
+  NoGradGuard ng;
+  Tensor x = agf::test::random_tensor({2, 12, 256}, 33);
+  const auto before_w = conv.weight.to_vector<float>();
+  const auto y_lora = conv.forward(x).to_vector<float>();
+  // The same output from one convolution with W + dW.
+  const auto y_direct = ops::conv1d(x, ops::add(conv.weight, conv.delta_weight()), conv.bias, conv.args).to_vector<float>();
+  conv.merge_lora();
+  CHECK(conv.lora().merged);
+  const auto y_merged = conv.forward(x).to_vector<float>();
+  double max_ref = 0, max_err = 0, max_err2 = 0;
+  for (size_t i = 0; i < y_lora.size(); ++i) {
+    max_ref = std::max(max_ref, std::fabs(double(y_lora[i])));
+    max_err = std::max(max_err, std::fabs(double(y_merged[i]) - y_lora[i]));
+    max_err2 = std::max(max_err2, std::fabs(double(y_direct[i]) - y_lora[i]));
+  }
+  CHECK(max_err <= 1e-5 * max_ref);
+  CHECK(max_err2 <= 1e-5 * max_ref);
+  CHECK_THROWS_WITH_AS(conv.merge_lora(), doctest::Contains("unmerged"), Error);
+  conv.unmerge_lora();
+  const auto after_w = conv.weight.to_vector<float>();
+  for (size_t i = 0; i < after_w.size(); ++i) CHECK(std::fabs(after_w[i] - before_w[i]) <= 1e-6f * (1 + std::fabs(before_w[i])));
+}
+
+TEST_CASE("LoRA: a merge whose result is not finite is refused and leaves the weight untouched") {
+  Linear lin(4, 3);
+  lin.init_parameters(40);
+  lin.enable_lora({2, 2.0}, 41);
+  {
+    NoGradGuard ng;
+    const_cast<Tensor&>(lin.lora().B[0]).fill_(1e30);
+    const_cast<Tensor&>(lin.lora().A[0]).fill_(1e30);
+  }
+  const auto w = lin.weight.to_vector<float>();
+  CHECK_THROWS_WITH_AS(lin.merge_lora(), doctest::Contains("not be finite"), Error);
+  CHECK(!lin.lora().merged);
+  CHECK(lin.weight.to_vector<float>() == w);
+}
