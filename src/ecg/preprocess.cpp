@@ -1,0 +1,95 @@
+#include "ecg/preprocess.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+
+#include "ecg/filtfilt.h"
+#include "ecg/iir_design.h"
+#include "ecg/leads.h"
+#include "ecg/record_error.h"
+#include "ecg/resample.h"
+
+namespace agf::ecg {
+
+void zscore_lead(double* x, int64_t n, double flat_std) {
+  if (n <= 0) return;
+  double mean = 0.0;
+  for (int64_t i = 0; i < n; ++i) mean += x[i];
+  mean /= static_cast<double>(n);
+  double var = 0.0;
+  for (int64_t i = 0; i < n; ++i) var += (x[i] - mean) * (x[i] - mean);
+  const double sd = std::sqrt(var / static_cast<double>(n));
+  // Filtering leaves rounding noise on a flat lead; dividing that by its tiny std would invent a signal.
+  if (!(sd >= flat_std)) {
+    std::fill(x, x + n, 0.0);
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) x[i] = (x[i] - mean) / sd;
+}
+
+void filter_resample_normalise(Signal& sig, const PreprocessConfig& cfg) {
+  AGF_CHECK(static_cast<int64_t>(sig.mv.size()) == sig.n_leads() * sig.n_samples,
+            "signal {} holds {} values, not {} leads x {} samples", sig.id, sig.mv.size(), sig.n_leads(),
+            sig.n_samples);
+  if (cfg.bandpass) {
+    const TransferFunction tf = butter_bandpass(cfg.filter_order, cfg.low_hz, cfg.high_hz, sig.fs);
+    const int64_t edge = cfg.padlen.value_or(filtfilt_default_padlen(tf));
+    if (sig.n_samples <= edge)
+      fail_record(RecordProblem::too_short, sig.id,
+                  fmt::format("{} samples; the band-pass filter's padding needs more than {}", sig.n_samples, edge));
+    for (int64_t l = 0; l < sig.n_leads(); ++l) filtfilt(tf, sig.lead(l), sig.n_samples, edge);
+  }
+  if (cfg.target_fs > 0 && cfg.target_fs != sig.fs) {
+    const ResampleRatio r = resample_ratio(sig.fs, cfg.target_fs);
+    const int64_t n_out = resample_poly_length(sig.n_samples, r.up, r.down);
+    std::vector<double> out(static_cast<size_t>(sig.n_leads() * n_out));
+    for (int64_t l = 0; l < sig.n_leads(); ++l) {
+      std::vector<double> y = resample_poly(sig.lead(l), sig.n_samples, r.up, r.down);
+      std::copy(y.begin(), y.end(), out.begin() + l * n_out);
+    }
+    sig.mv = std::move(out);
+    sig.n_samples = n_out;
+    sig.fs = cfg.target_fs;
+  }
+  if (cfg.zscore)
+    for (int64_t l = 0; l < sig.n_leads(); ++l) zscore_lead(sig.lead(l), sig.n_samples, cfg.flat_std_mv);
+}
+
+void arrange_standard_leads(const Signal& sig, int64_t length, float* out) {
+  AGF_CHECK(length >= 1, "output length {} is not positive", length);
+  std::fill(out, out + kStandardLeadCount * length, 0.0f);
+  std::array<int64_t, kStandardLeadCount> source;
+  source.fill(-1);
+  for (int64_t l = 0; l < sig.n_leads(); ++l) {
+    auto row = standard_lead_index(sig.lead_names[static_cast<size_t>(l)]);
+    if (!row) continue;
+    if (source[static_cast<size_t>(*row)] >= 0)
+      fail_record(RecordProblem::bad_header, sig.id,
+                  fmt::format("lead {} appears twice (rows {} and {})", kStandardLeads[static_cast<size_t>(*row)],
+                              source[static_cast<size_t>(*row)], l));
+    source[static_cast<size_t>(*row)] = l;
+  }
+  const int64_t n = std::min(length, sig.n_samples);
+  for (int row = 0; row < kStandardLeadCount; ++row) {
+    const int64_t l = source[static_cast<size_t>(row)];
+    if (l < 0) continue;
+    const double* src = sig.lead(l);
+    float* dst = out + row * length;
+    for (int64_t s = 0; s < n; ++s) dst[s] = static_cast<float>(src[s]);
+  }
+}
+
+void preprocess_into(const Signal& sig, const PreprocessConfig& cfg, float* out) {
+  Signal work = sig;
+  filter_resample_normalise(work, cfg);
+  arrange_standard_leads(work, cfg.length, out);
+}
+
+Tensor preprocess(const Signal& sig, const PreprocessConfig& cfg) {
+  Tensor t = empty({kStandardLeadCount, cfg.length}, DType::f32);
+  preprocess_into(sig, cfg, t.data<float>());
+  return t;
+}
+
+}  // namespace agf::ecg

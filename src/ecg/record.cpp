@@ -1,0 +1,172 @@
+#include "ecg/record.h"
+
+#include <algorithm>
+#include <fstream>
+
+#include "ecg/mat_v4.h"
+#include "ecg/record_error.h"
+#include "ecg/text_util.h"
+
+namespace agf::ecg {
+
+namespace fs = std::filesystem;
+
+double Record::mv(int64_t lead, int64_t s) const {
+  const WfdbLead& l = header.leads[static_cast<size_t>(lead)];
+  return (static_cast<double>(sample(lead, s)) - static_cast<double>(l.baseline)) / l.gain * l.units_to_mv;
+}
+
+Signal Record::to_signal() const {
+  Signal sig;
+  sig.id = id;
+  sig.fs = fs();
+  sig.n_samples = n_samples();
+  for (const auto& l : header.leads) sig.lead_names.push_back(l.name);
+  sig.mv.resize(adc.size());
+  for (int64_t l = 0; l < n_leads(); ++l)
+    for (int64_t s = 0; s < n_samples(); ++s) sig.mv[static_cast<size_t>(l * n_samples() + s)] = mv(l, s);
+  return sig;
+}
+
+Tensor Record::signal_mv() const {
+  Tensor t = empty({n_leads(), n_samples()}, DType::f32);
+  float* out = t.data<float>();
+  for (int64_t l = 0; l < n_leads(); ++l)
+    for (int64_t s = 0; s < n_samples(); ++s) out[l * n_samples() + s] = static_cast<float>(mv(l, s));
+  return t;
+}
+
+int16_t wfdb_checksum(const int16_t* samples, int64_t n, int64_t stride) {
+  uint16_t sum = 0;  // unsigned wrap-around is the mod-2^16 sum
+  for (int64_t i = 0; i < n; ++i) sum = static_cast<uint16_t>(sum + static_cast<uint16_t>(samples[i * stride]));
+  return static_cast<int16_t>(sum);
+}
+
+void verify_record_samples(const Record& r) {
+  for (int64_t l = 0; l < r.n_leads(); ++l) {
+    const WfdbLead& lead = r.header.leads[static_cast<size_t>(l)];
+    const int16_t* x = r.adc.data() + l * r.n_samples();
+    if (lead.init_value && *lead.init_value != x[0])
+      fail_record(RecordProblem::init_mismatch, r.id,
+                  fmt::format("lead {} ({}): first sample {} but the header's init value is {}", l, lead.name, x[0],
+                              *lead.init_value));
+    if (lead.checksum) {
+      int16_t sum = wfdb_checksum(x, r.n_samples());
+      // A header may write the checksum as an unsigned 16-bit value; compare modulo 2^16.
+      if (static_cast<uint16_t>(sum) != static_cast<uint16_t>(*lead.checksum))
+        fail_record(RecordProblem::checksum_mismatch, r.id,
+                    fmt::format("lead {} ({}): samples sum to {} (int16) but the header's checksum is {}", l,
+                                lead.name, sum, *lead.checksum));
+    }
+  }
+}
+
+namespace {
+
+fs::path header_path_of(const fs::path& p) {
+  std::string ext = text::to_lower(p.extension().string());
+  if (ext == ".hea") return p;
+  if (ext == ".mat" || ext == ".dat") return fs::path(p).replace_extension(".hea");
+  return fs::path(p.string() + ".hea");  // a stem; keeps dots inside record names
+}
+
+// Leads stored in one data file, in header order (that order is their interleaving order).
+struct DataFileGroup {
+  std::string file;
+  std::vector<int64_t> leads;
+};
+
+std::vector<DataFileGroup> group_by_file(const WfdbHeader& h, const std::string& record) {
+  std::vector<DataFileGroup> groups;
+  for (int64_t l = 0; l < h.n_leads; ++l) {
+    const WfdbLead& lead = h.leads[static_cast<size_t>(l)];
+    if (lead.format != 16)
+      fail_record(RecordProblem::unsupported, record,
+                  fmt::format("lead {} ({}) uses WFDB format {}; only format 16 is read", l, lead.name, lead.format));
+    if (fs::path(lead.file).has_parent_path() || lead.file.empty())
+      fail_record(RecordProblem::unsupported, record,
+                  fmt::format("data file '{}' is not a plain file name beside the header", lead.file));
+    auto it = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.file == lead.file; });
+    if (it == groups.end()) {
+      groups.push_back({lead.file, {l}});
+    } else {
+      const WfdbLead& first = h.leads[static_cast<size_t>(it->leads.front())];
+      if (first.byte_offset != lead.byte_offset)
+        fail_record(RecordProblem::bad_header, record,
+                    fmt::format("leads of {} disagree on the byte offset ({} vs {})", lead.file, first.byte_offset,
+                                lead.byte_offset));
+      it->leads.push_back(l);
+    }
+  }
+  return groups;
+}
+
+void read_mat_group(Record& r, const DataFileGroup& g, const fs::path& path) {
+  MatV4Int16 m = read_mat_v4_int16(path, r.id);
+  const int64_t k = static_cast<int64_t>(g.leads.size());
+  const int64_t offset = r.header.leads[static_cast<size_t>(g.leads.front())].byte_offset;
+  if (m.rows != k || m.cols != r.n_samples())
+    fail_record(RecordProblem::dims_mismatch, r.id,
+                fmt::format("{} holds {} x {} (leads x samples) but the header says {} x {}", path.string(), m.rows,
+                            m.cols, k, r.n_samples()));
+  if (offset != m.data_offset)
+    fail_record(RecordProblem::bad_header, r.id,
+                fmt::format("header says samples start at byte {} of {}, the MAT v4 data starts at byte {}", offset,
+                            path.string(), m.data_offset));
+  for (int64_t j = 0; j < k; ++j) {
+    int16_t* dst = r.adc.data() + g.leads[static_cast<size_t>(j)] * r.n_samples();
+    for (int64_t s = 0; s < r.n_samples(); ++s) dst[s] = m.at(j, s);
+  }
+}
+
+void read_format16_group(Record& r, const DataFileGroup& g, const fs::path& path) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec))
+    fail_record(RecordProblem::missing_file, r.id, fmt::format("data file {} does not exist", path.string()));
+  const uint64_t k = g.leads.size();
+  const uint64_t offset = static_cast<uint64_t>(r.header.leads[static_cast<size_t>(g.leads.front())].byte_offset);
+  const uint64_t expected = offset + 2 * k * static_cast<uint64_t>(r.n_samples());
+  const uint64_t size = fs::file_size(path, ec);
+  if (ec) fail_record(RecordProblem::missing_file, r.id, fmt::format("cannot stat {}: {}", path.string(), ec.message()));
+  if (size < expected)
+    fail_record(RecordProblem::truncated, r.id,
+                fmt::format("{} is {} bytes, but {} leads x {} samples of format 16 after byte {} need {}",
+                            path.string(), size, k, r.n_samples(), offset, expected));
+  if (size > expected)
+    fail_record(RecordProblem::dims_mismatch, r.id,
+                fmt::format("{} is {} bytes, {} more than {} leads x {} samples need", path.string(), size,
+                            size - expected, k, r.n_samples()));
+  std::ifstream in(path, std::ios::binary);
+  in.seekg(static_cast<std::streamoff>(offset));
+  std::vector<unsigned char> buf(static_cast<size_t>(expected - offset));
+  in.read(reinterpret_cast<char*>(buf.data()), static_cast<std::streamsize>(buf.size()));
+  if (!in) fail_record(RecordProblem::truncated, r.id, fmt::format("short read of {}", path.string()));
+  for (int64_t s = 0; s < r.n_samples(); ++s)
+    for (uint64_t j = 0; j < k; ++j) {
+      size_t at = 2 * (static_cast<size_t>(s) * k + j);
+      r.adc[static_cast<size_t>(g.leads[j] * r.n_samples() + s)] =
+          static_cast<int16_t>(static_cast<uint16_t>(buf[at] | (buf[at + 1] << 8)));
+    }
+}
+
+}  // namespace
+
+Record read_challenge_record(const fs::path& hea_or_stem) {
+  Record r;
+  r.header_path = header_path_of(hea_or_stem);
+  r.id = r.header_path.stem().string();
+  r.header = read_wfdb_header(r.header_path);
+  r.adc.assign(static_cast<size_t>(r.n_leads() * r.n_samples()), 0);
+  const fs::path dir = r.header_path.parent_path();
+  for (const DataFileGroup& g : group_by_file(r.header, r.id)) {
+    fs::path path = dir / g.file;
+    if (text::to_lower(path.extension().string()) == ".mat")
+      read_mat_group(r, g, path);
+    else
+      read_format16_group(r, g, path);
+  }
+  verify_record_samples(r);
+  return r;
+}
+
+}  // namespace agf::ecg

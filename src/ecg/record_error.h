@@ -1,0 +1,85 @@
+#pragma once
+// Why a record could not be read, as a value a batch reader can count. A RecordError is an agf::Error (so an app
+// that does not care prints it like any other) that also carries the record and a machine-readable reason.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "tensor/error.h"
+
+namespace agf::ecg {
+
+enum class RecordProblem {
+  missing_file,       // the header or a data file named by it does not exist
+  bad_header,         // a .hea that does not parse (garbage numbers, missing fields, lead count mismatch)
+  bad_data_file,      // a .mat/.dat/.hdf5 whose own structure is wrong (type code, endianness, name, layout)
+  truncated,          // fewer bytes than the header promises (or more: trailing bytes mean a different layout)
+  dims_mismatch,      // the data file's leads x samples disagree with the header
+  init_mismatch,      // a lead's first sample differs from the header's init_value
+  checksum_mismatch,  // a lead's 16-bit sum differs from the header's checksum
+  unsupported,        // valid WFDB that this reader does not handle (other formats, multi-segment, skew)
+  too_short,          // too few samples for the band-pass filter's padding
+  missing_labels,     // no label row (CODE-15 exam absent from exams.csv)
+};
+
+std::string_view problem_name(RecordProblem p);
+
+class RecordError : public Error {
+ public:
+  RecordError(RecordProblem problem, std::string record, const std::string& message)
+      : Error(message), problem_(problem), record_(std::move(record)) {}
+  RecordProblem problem() const { return problem_; }
+  const std::string& record() const { return record_; }
+
+ private:
+  RecordProblem problem_;
+  std::string record_;
+};
+
+// Throws a RecordError whose message reads "record <name>: <reason text>".
+[[noreturn]] void fail_record(RecordProblem problem, const std::string& record, const std::string& reason);
+
+// Skip-and-count policy for a batch reader: attempt() runs one record's work; a RecordError is counted by reason
+// and swallowed (returns false) unless strict, when it propagates. Any other error always propagates: it is a bug or
+// a configuration problem, not a bad record.
+class SkipTally {
+ public:
+  explicit SkipTally(bool strict = false, size_t max_examples = 10) : strict_(strict), max_examples_(max_examples) {}
+
+  template <typename Fn>
+  bool attempt(Fn&& fn) {
+    try {
+      fn();
+      ++ok_;
+      return true;
+    } catch (const RecordError& e) {
+      if (strict_) throw;
+      note(e);
+      return false;
+    }
+  }
+  void note(const RecordError& e);
+
+  bool strict() const { return strict_; }
+  int64_t ok() const { return ok_; }
+  int64_t skipped() const { return skipped_; }
+  int64_t skipped(RecordProblem p) const;
+  const std::map<RecordProblem, int64_t>& by_reason() const { return by_reason_; }
+  // The first max_examples skipped records with their messages, for a log.
+  const std::vector<std::pair<std::string, std::string>>& examples() const { return examples_; }
+  // "3 skipped of 120 (checksum_mismatch 2, truncated 1)" or "0 skipped of 120".
+  std::string summary() const;
+
+ private:
+  bool strict_;
+  size_t max_examples_;
+  int64_t ok_ = 0;
+  int64_t skipped_ = 0;
+  std::map<RecordProblem, int64_t> by_reason_;
+  std::vector<std::pair<std::string, std::string>> examples_;
+};
+
+}  // namespace agf::ecg
