@@ -1,0 +1,48 @@
+// agf-convert: lists the tensors of a checkpoint (PyTorch zip or safetensors), or converts one to safetensors.
+//   agf-convert --list FILE
+//   agf-convert FILE.pt -o OUT.safetensors
+// Any error is one line on stderr and exit code 1; a failed conversion leaves no output file.
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "io/checkpoint.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"agf-convert: list a checkpoint's tensors, or convert a PyTorch checkpoint to safetensors"};
+  std::string input, output;
+  bool list = false;
+  app.add_option("input", input, "checkpoint: a torch.save zip (.pt/.pth/.pkl) or a .safetensors file")->required();
+  app.add_flag("-l,--list", list, "print one line per tensor (name, dtype, shape, bytes) and a total");
+  app.add_option("-o,--output", output, "the .safetensors file to write");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    fmt::print(stderr, "agf-convert: {}\n", e.what());
+    return 1;
+  }
+  try {
+    AGF_CHECK(list != !output.empty(), "give either --list or -o OUT.safetensors");
+    if (list) {
+      const agf::io::LoadedCheckpoint c = agf::io::load_checkpoint(input);
+      fmt::print("{}", agf::io::format_tensor_listing(c.tensors));
+      for (const auto& [k, v] : c.metadata) fmt::print("metadata {}: {}\n", k, v);
+      for (const auto& note : c.notes) fmt::print(stderr, "agf-convert: note: {}\n", note);
+      return 0;
+    }
+    AGF_CHECK(std::filesystem::path(output).extension() == ".safetensors", "{}: the output must be a .safetensors file",
+              output);
+    const agf::io::LoadedCheckpoint c = agf::io::convert_to_safetensors(input, output);
+    for (const auto& note : c.notes) fmt::print(stderr, "agf-convert: note: {}\n", note);
+    int64_t elements = 0;
+    for (const auto& [name, t] : c.tensors) elements += t.numel();
+    fmt::print("{}: {} tensors, {} elements -> {}\n", input, c.tensors.size(), elements, output);
+    return 0;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "agf-convert: {}\n", e.what());
+    return 1;
+  }
+}
