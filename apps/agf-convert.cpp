@@ -1,6 +1,8 @@
-// agf-convert: lists the tensors of a checkpoint (PyTorch zip or safetensors), or converts one to safetensors.
+// agf-convert: lists the tensors of a checkpoint (PyTorch zip or safetensors), converts one to safetensors, or
+// merges the LoRA adapters of a training checkpoint into its backbone.
 //   agf-convert --list FILE
 //   agf-convert FILE.pt -o OUT.safetensors
+//   agf-convert --merge-lora RUN.safetensors -o BACKBONE.safetensors
 // Any error is one line on stderr and exit code 1; a failed conversion leaves no output file.
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
@@ -8,15 +10,18 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "fusion/model_io.h"
 #include "io/checkpoint.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"agf-convert: list a checkpoint's tensors, or convert a PyTorch checkpoint to safetensors"};
   std::string input, output;
-  bool list = false;
+  bool list = false, merge = false;
   app.add_option("input", input, "checkpoint: a torch.save zip (.pt/.pth/.pkl) or a .safetensors file")->required();
   app.add_flag("-l,--list", list, "print one line per tensor (name, dtype, shape, bytes) and a total");
   app.add_option("-o,--output", output, "the .safetensors file to write");
+  app.add_flag("--merge-lora", merge,
+               "the input is a training checkpoint with LoRA adapters: write its backbone with them merged in");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -35,6 +40,18 @@ int main(int argc, char** argv) {
     }
     AGF_CHECK(std::filesystem::path(output).extension() == ".safetensors", "{}: the output must be a .safetensors file",
               output);
+    if (merge) {
+      agf::fusion::LoadedTraining header;
+      auto net = agf::fusion::build_from_checkpoint(input, &header);
+      AGF_CHECK(header.lora, "{}: --merge-lora needs a checkpoint with LoRA adapters; this one has none", input);
+      const auto merged = agf::fusion::merged_backbone(*net);
+      agf::io::save_safetensors(output, merged,
+                                {{"source", std::filesystem::path(input).filename().string()},
+                                 {"network", agf::fusion::config_to_json(header.net_config).dump()},
+                                 {"lora_merged", "true"}});
+      fmt::print("{}: LoRA rank {} merged, {} tensors -> {}\n", input, header.lora_config.rank, merged.size(), output);
+      return 0;
+    }
     const agf::io::LoadedCheckpoint c = agf::io::convert_to_safetensors(input, output);
     for (const auto& note : c.notes) fmt::print(stderr, "agf-convert: note: {}\n", note);
     int64_t elements = 0;

@@ -154,14 +154,21 @@ M* typed_child(Module* list, int index) {
 }
 }  // namespace
 
-EcgNetOutput EcgNet::forward(const Tensor& x) {
+EcgNetOutput EcgNet::forward(const Tensor& x, NamedTensors* trace) {
   AGF_CHECK(x.dim() == 3 && x.size(1) == cfg_.leads && x.size(2) % 64 == 0 && x.size(2) > 0,
             "EcgNet: input {} must be (B, {}, T) with T a positive multiple of 64", x.describe(), cfg_.leads);
   Tensor h = x;
-  for (int i = 0; i < 3; ++i) h = typed_child<ResidualBlock>(encoder_layers, i)->forward(h);
+  for (int i = 0; i < 3; ++i) {
+    h = typed_child<ResidualBlock>(encoder_layers, i)->forward(h);
+    if (trace) trace->emplace_back(fmt::format("encoder_layers.{}.out", i), h);
+  }
   h = ag::permute(h, {0, 2, 1});  // (B, tokens, C)
   h = position_encoding->forward(h);
-  for (int64_t j = 0; j < cfg_.layers; ++j) h = typed_child<TransformerLayer>(transformer_layers, j)->forward(h);
+  if (trace) trace->emplace_back("tokens", h);
+  for (int64_t j = 0; j < cfg_.layers; ++j) {
+    h = typed_child<TransformerLayer>(transformer_layers, j)->forward(h);
+    if (trace) trace->emplace_back(fmt::format("transformer_layers.{}.out", j), h);
+  }
   Tensor features = ag::max(h, 1);
   h = Tensor();
   return heads(features);

@@ -82,7 +82,10 @@ struct EcgNetOutput {
 class EcgNet : public Module {
  public:
   explicit EcgNet(const EcgNetConfig& cfg, uint64_t seed = 0);
-  EcgNetOutput forward(const Tensor& x);  // x (B, leads, T), T a multiple of 64
+  // x (B, leads, T), T a multiple of 64. With `trace`, the intermediates are kept under the names the golden files
+  // use: encoder_layers.<i>.out (B, C, L), tokens (B, L, C) after the positional encoding,
+  // transformer_layers.<j>.out — for tests and debugging (it keeps them alive).
+  EcgNetOutput forward(const Tensor& x, NamedTensors* trace = nullptr);
   // The heads on given features (the `head_grad: full` path differentiates only these).
   EcgNetOutput heads(const Tensor& features);
 

@@ -1,0 +1,167 @@
+#include "fusion/model_io.h"
+
+#include "io/checkpoint.h"
+#include "io/file_util.h"
+#include "io/half.h"
+
+namespace agf::fusion {
+
+namespace {
+constexpr const char* kFormat = "adagrad-fusion/training-checkpoint/1";
+constexpr const char* kModelPrefix = "model/";
+constexpr const char* kOptimPrefix = "optim/";
+
+bool is_lora_name(const std::string& n) { return n.find(".lora_A") != std::string::npos || n.find(".lora_B") != std::string::npos; }
+}  // namespace
+
+BackboneLoadReport load_backbone(nn::EcgNet& net, const std::filesystem::path& path, const BackboneLoadOptions& opt) {
+  io::LoadedCheckpoint ck = io::load_checkpoint(path);
+  BackboneLoadReport rep;
+  rep.format = std::string(io::format_name(ck.format));
+  rep.notes = ck.notes;
+  nn::NamedTensors state;
+  bool has_aux = false, has_lora = false;
+  for (auto& [n, t] : ck.tensors) {
+    // A training checkpoint of ours stores the model under "model/"; a backbone export has bare names.
+    std::string name = n.starts_with(kModelPrefix) ? n.substr(6) : n;
+    if (n.starts_with(kOptimPrefix)) continue;
+    has_aux = has_aux || name.starts_with("auxiliary_classifier.");
+    has_lora = has_lora || is_lora_name(name);
+    state.emplace_back(std::move(name), (t.dtype() == DType::f16 || t.dtype() == DType::bf16) ? io::widen_to_f32(t) : t);
+  }
+  nn::LoadOptions lo;
+  lo.strict = opt.strict;
+  if (!has_aux && net.auxiliary_classifier) {
+    lo.reinit_patterns.push_back("auxiliary_classifier.*");
+    rep.notes.push_back("the checkpoint has no auxiliary head: it keeps its fresh initialisation");
+  }
+  if (!has_lora && net.lora_enabled()) {
+    lo.reinit_patterns.push_back("*.lora_A*");
+    lo.reinit_patterns.push_back("*.lora_B*");
+  }
+  if (opt.reinit_classifier) lo.reinit_patterns.push_back("classifier.1.*");
+  rep.load = net.load_state_dict(state, lo);
+  return rep;
+}
+
+nlohmann::json config_to_json(const nn::EcgNetConfig& c) {
+  return {{"preset", c.preset},   {"width", c.width},         {"layers", c.layers},           {"n_classes", c.n_classes},
+          {"aux_head", c.aux_head}, {"leads", c.leads},       {"heads", c.heads},             {"pe_length", c.pe_length},
+          {"mask_length", c.mask_length}, {"leaky_slope", c.leaky_slope}};
+}
+
+nn::EcgNetConfig config_from_json(const nlohmann::json& j) {
+  try {
+    nn::EcgNetConfig c;
+    c.preset = j.at("preset").get<std::string>();
+    c.width = j.at("width").get<int64_t>();
+    c.layers = j.at("layers").get<int64_t>();
+    c.n_classes = j.at("n_classes").get<int64_t>();
+    c.aux_head = j.at("aux_head").get<bool>();
+    c.leads = j.at("leads").get<int64_t>();
+    c.heads = j.at("heads").get<int64_t>();
+    c.pe_length = j.at("pe_length").get<int64_t>();
+    c.mask_length = j.at("mask_length").get<int64_t>();
+    c.leaky_slope = j.at("leaky_slope").get<double>();
+    return c;
+  } catch (const nlohmann::json::exception& e) {
+    AGF_FAIL("network config: {} (in {})", e.what(), j.dump());
+  }
+}
+
+void save_training_checkpoint(const std::filesystem::path& path, nn::EcgNet& net, nn::AdamW* optimizer,
+                              const TrainingState& state) {
+  io::NamedTensors tensors;
+  for (auto& [n, t] : net.state_dict()) tensors.emplace_back(kModelPrefix + n, t);
+  if (optimizer)
+    for (auto& [n, t] : optimizer->state()) tensors.emplace_back(kOptimPrefix + n, t);
+  io::Metadata meta;
+  meta["format"] = kFormat;
+  meta["network"] = config_to_json(net.config()).dump();
+  const auto* conv0 = static_cast<nn::ResidualBlock*>(net.encoder_layers->child("0"))->conv1->conv;
+  nlohmann::json lora = {{"enabled", net.lora_enabled()}};
+  if (net.lora_enabled()) {
+    lora["merged"] = net.lora_merged();
+    lora["rank"] = conv0->lora().A[0].size(0);
+    lora["scaling"] = conv0->lora().scaling;
+  }
+  meta["lora"] = lora.dump();
+  meta["step"] = std::to_string(state.step);
+  meta["optimizer_step"] = std::to_string(optimizer ? optimizer->steps() : 0);
+  meta["run_config"] = state.run_config.dump();
+  meta["rng"] = state.rng.state().dump();
+  io::save_safetensors(path, tensors, meta);
+}
+
+namespace {
+nlohmann::json parse_meta_json(const io::Metadata& meta, const std::string& key, const std::filesystem::path& path) {
+  auto it = meta.find(key);
+  AGF_CHECK(it != meta.end(), "{}: not a training checkpoint (no '{}' in its metadata)", path.string(), key);
+  try {
+    return nlohmann::json::parse(it->second);
+  } catch (const nlohmann::json::exception& e) {
+    AGF_FAIL("{}: metadata '{}' is not valid JSON: {}", path.string(), key, e.what());
+  }
+}
+
+LoadedTraining header_from_meta(const io::Metadata& meta, const std::filesystem::path& path) {
+  auto f = meta.find("format");
+  AGF_CHECK(f != meta.end() && f->second == kFormat, "{}: not an adagrad-fusion training checkpoint (format '{}')",
+            path.string(), f == meta.end() ? "" : f->second);
+  LoadedTraining h;
+  h.net_config = config_from_json(parse_meta_json(meta, "network", path));
+  const auto lora = parse_meta_json(meta, "lora", path);
+  h.lora = lora.value("enabled", false);
+  if (h.lora) {
+    h.lora_config.rank = lora.at("rank").get<int64_t>();
+    h.lora_config.alpha = lora.at("scaling").get<double>() * static_cast<double>(h.lora_config.rank);
+  }
+  h.state.step = std::stoll(meta.at("step"));
+  h.state.run_config = parse_meta_json(meta, "run_config", path);
+  h.state.rng = PhiloxStream::from_state(parse_meta_json(meta, "rng", path));
+  return h;
+}
+}  // namespace
+
+LoadedTraining read_training_checkpoint_header(const std::filesystem::path& path) {
+  const std::vector<uint8_t> bytes = io::read_file_bytes(path);
+  const io::SafetensorsIndex idx = io::parse_safetensors_header(bytes, path.string());
+  return header_from_meta(idx.metadata, path);
+}
+
+TrainingState load_training_checkpoint(const std::filesystem::path& path, nn::EcgNet& net, nn::AdamW* optimizer) {
+  io::SafetensorsFile f = io::load_safetensors(path);
+  LoadedTraining h = header_from_meta(f.metadata, path);
+  AGF_CHECK(config_to_json(h.net_config) == config_to_json(net.config()),
+            "{}: the checkpoint's network {} differs from the one built {}", path.string(),
+            config_to_json(h.net_config).dump(), config_to_json(net.config()).dump());
+  AGF_CHECK(h.lora == net.lora_enabled(), "{}: the checkpoint {} LoRA adapters but the network {}", path.string(),
+            h.lora ? "has" : "has no", net.lora_enabled() ? "has" : "has none");
+  nn::NamedTensors model, optim;
+  for (auto& [n, t] : f.tensors) {
+    if (n.starts_with(kModelPrefix)) model.emplace_back(n.substr(6), t);
+    else if (n.starts_with(kOptimPrefix)) optim.emplace_back(n.substr(6), t);
+  }
+  net.load_state_dict(model, {});
+  if (optimizer) optimizer->load_state(optim, std::stoll(f.metadata.at("optimizer_step")));
+  return h.state;
+}
+
+std::unique_ptr<nn::EcgNet> build_from_checkpoint(const std::filesystem::path& path, LoadedTraining* header) {
+  LoadedTraining h = read_training_checkpoint_header(path);
+  auto net = std::make_unique<nn::EcgNet>(h.net_config);
+  if (h.lora) net->enable_lora(h.lora_config, 0);
+  load_training_checkpoint(path, *net, nullptr);
+  if (header) *header = h;
+  return net;
+}
+
+nn::NamedTensors merged_backbone(nn::EcgNet& net) {
+  if (net.lora_enabled() && !net.lora_merged()) net.merge_lora();
+  nn::NamedTensors out;
+  for (auto& [n, t] : net.state_dict())
+    if (!is_lora_name(n)) out.emplace_back(n, t);
+  return out;
+}
+
+}  // namespace agf::fusion

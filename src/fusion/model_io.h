@@ -1,0 +1,67 @@
+#pragma once
+// Where the network meets files: published backbones (PyTorch or safetensors) loaded into an EcgNet by name with
+// shape checks, and the native training checkpoint (safetensors: model with its LoRA adapters, optimizer state,
+// step, config and RNG state) from which a run resumes exactly.
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "io/safetensors.h"
+#include "nn/ecgnet.h"
+#include "nn/optim.h"
+#include "tensor/random.h"
+
+namespace agf::fusion {
+
+struct BackboneLoadOptions {
+  bool strict = true;
+  // Re-initialise the main head's last layer when its shape differs (fine-tuning on a new label set).
+  bool reinit_classifier = false;
+};
+
+struct BackboneLoadReport {
+  nn::LoadReport load;
+  std::vector<std::string> notes;  // from the reader (wrapper key, skipped entries) and about the auxiliary head
+  std::string format;
+};
+
+// Loads a backbone checkpoint into `net`. The auxiliary head (absent from older checkpoints) keeps its fresh values
+// when the file has none; LoRA adapters are kept when the file has none; f16/bf16 tensors are widened.
+BackboneLoadReport load_backbone(nn::EcgNet& net, const std::filesystem::path& path,
+                                 const BackboneLoadOptions& opt = {});
+
+nlohmann::json config_to_json(const nn::EcgNetConfig& cfg);
+nn::EcgNetConfig config_from_json(const nlohmann::json& j);
+
+// Everything a run needs to continue exactly where it stopped.
+struct TrainingState {
+  int64_t step = 0;
+  nlohmann::json run_config;  // the run's own options (hyper-parameters, data, ...), stored verbatim
+  PhiloxStream rng;
+};
+
+// The model (all parameters and buffers, adapters included) and the AdamW moments, with the network config, LoRA
+// settings, step, run config and RNG state in the metadata. All or nothing on disk.
+void save_training_checkpoint(const std::filesystem::path& path, nn::EcgNet& net, nn::AdamW* optimizer,
+                              const TrainingState& state);
+
+struct LoadedTraining {
+  nn::EcgNetConfig net_config;
+  bool lora = false;
+  nn::LoraConfig lora_config;
+  TrainingState state;
+};
+// Reads the header to learn how to build the network (config, LoRA).
+LoadedTraining read_training_checkpoint_header(const std::filesystem::path& path);
+// Fills an already-built network (and optimizer) from the checkpoint; returns the training state.
+TrainingState load_training_checkpoint(const std::filesystem::path& path, nn::EcgNet& net, nn::AdamW* optimizer);
+// Builds the network the checkpoint describes and loads it.
+std::unique_ptr<nn::EcgNet> build_from_checkpoint(const std::filesystem::path& path, LoadedTraining* header = nullptr);
+
+// The state dict of `net` with LoRA adapters merged into the weights and the adapter tensors left out: a plain
+// backbone for agf-convert --merge-lora and for the distillation teacher.
+nn::NamedTensors merged_backbone(nn::EcgNet& net);
+
+}  // namespace agf::fusion
