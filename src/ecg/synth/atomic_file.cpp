@@ -1,0 +1,41 @@
+#include "ecg/synth/atomic_file.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "tensor/error.h"
+
+namespace agf::synth {
+
+std::filesystem::path temporary_path_for(const std::filesystem::path& path) {
+  std::filesystem::path tmp = path;
+  tmp += ".tmp";
+  return tmp;
+}
+
+void commit_file(const std::filesystem::path& from, const std::filesystem::path& to) {
+  std::error_code ec;
+  std::filesystem::rename(from, to, ec);
+  if (ec) {
+    std::filesystem::remove(from, ec);
+    AGF_FAIL("cannot rename {} to {}: {}", from.string(), to.string(), ec.message());
+  }
+}
+
+void write_file_atomically(const std::filesystem::path& path, std::string_view bytes) {
+  const std::filesystem::path tmp = temporary_path_for(path);
+  std::FILE* f = std::fopen(tmp.c_str(), "wb");
+  AGF_CHECK(f != nullptr, "cannot create {}: {}", tmp.string(), std::strerror(errno));
+  const bool written = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
+  const int write_errno = errno;
+  const bool closed = std::fclose(f) == 0;
+  if (!written || !closed) {
+    std::error_code ec;
+    std::filesystem::remove(tmp, ec);
+    AGF_FAIL("cannot write {} ({} bytes): {}", tmp.string(), bytes.size(), std::strerror(write_errno));
+  }
+  commit_file(tmp, path);
+}
+
+}  // namespace agf::synth

@@ -1,0 +1,17 @@
+#pragma once
+// All-or-nothing file output: bytes go to a temporary file beside the target, which is renamed over the target
+// only once it is complete, so a reader never sees a half-written record and an error leaves no partial file.
+#include <filesystem>
+#include <string_view>
+
+namespace agf::synth {
+
+// The temporary name used for `path` (same folder, so the rename stays within one file system).
+std::filesystem::path temporary_path_for(const std::filesystem::path& path);
+
+void write_file_atomically(const std::filesystem::path& path, std::string_view bytes);
+
+// Renames `from` over `to`; an error names both.
+void commit_file(const std::filesystem::path& from, const std::filesystem::path& to);
+
+}  // namespace agf::synth

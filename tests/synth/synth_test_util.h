@@ -1,0 +1,74 @@
+#pragma once
+// Measurements the synth suites make on generated records, written independently of the generator: an R-peak
+// detector, per-beat QRS and T measurements, and a minimal reader of the Challenge files (the project's own reader
+// is a separate module; these tests check the files against the format, not against that reader).
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "ecg/synth/generator.h"
+
+namespace agf::synth::test {
+
+// Sample indices of QRS complexes: slope energy summed over the eight independent leads (I, II, V1..V6), a
+// +-10 ms central difference (which also cancels 50 Hz exactly), a 50 ms moving average, a threshold at 30% of
+// the 98th percentile (then of the median detected peak), the maximum of each supra-threshold run, and a 250 ms
+// refractory period.
+std::vector<int64_t> detect_qrs(const SynthRecord& rec);
+
+std::vector<double> rr_intervals_s(const std::vector<int64_t>& peaks, double fs);
+double mean(const std::vector<double>& v);
+double coefficient_of_variation(const std::vector<double>& v);
+
+// Conducted (non-PVC) beats lying wholly inside the record.
+std::vector<BeatAnnotation> whole_beats(const SynthRecord& rec, bool include_ventricular = false);
+
+// Lead `l` over [a, b] relative to its value at sample `ref`: min, max, and area (mV*s).
+struct Window {
+  double min = 0.0, max = 0.0, area = 0.0;
+};
+Window measure(const SynthRecord& rec, int lead, int64_t a, int64_t b, int64_t ref);
+
+// Frequency (Hz) in [lo, hi] with the largest DFT magnitude of x (sampled at fs), on a 0.05 Hz grid.
+double dominant_frequency(const std::vector<double>& x, double fs, double lo, double hi);
+
+// ---- minimal Challenge 2021 reader ----
+struct HeaderLead {
+  std::string file, format, gain, adc_res, adc_zero, name;
+  int64_t init = 0, checksum = 0, block = 0;
+};
+struct ParsedHeader {
+  std::string record;
+  int n_leads = 0, fs = 0;
+  int64_t n_samples = 0;
+  std::string date, time;
+  std::vector<HeaderLead> leads;
+  std::vector<std::string> comments;  // whole lines, '#' included
+};
+ParsedHeader parse_header_file(const std::filesystem::path& path);
+struct ParsedMat {
+  std::vector<int32_t> head;  // the five int32 of the MAT v4 header
+  std::string name;
+  std::vector<int16_t> data;  // column-major rows x cols
+  size_t file_size = 0;
+};
+ParsedMat parse_mat_file(const std::filesystem::path& path);
+
+std::string read_text(const std::filesystem::path& path);
+std::vector<char> read_bytes(const std::filesystem::path& path);
+
+// A fresh empty folder under the system temp folder, removed when the object dies.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& tag);
+  ~TempDir();
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+SynthConfig config_with_mix(const std::string& mix, double noise = 1.0);
+
+}  // namespace agf::synth::test
