@@ -1,0 +1,79 @@
+#pragma once
+// Raw data -> prepared dataset files (the library behind agf-collect). A Challenge 2021 folder (searched
+// recursively for .hea) or a CODE-15% folder (exams.csv + exams_part*.hdf5) becomes one dataset file, a class table
+// beside it (<name>.classes.csv) and its splits. Records are read and preprocessed on a thread pool and written in
+// input order, streamed (never all signals in memory); the same input always gives byte-identical files.
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "ecg/dataset_format.h"
+#include "ecg/preprocess.h"
+#include "ecg/record_error.h"
+#include "ecg/splits.h"
+
+namespace agf::ecg {
+
+inline constexpr std::string_view kCollectCreatedBy = "agf-collect 0.1.0";
+
+// What every dataset of one run shares.
+struct CollectSettings {
+  std::filesystem::path out_dir;
+  PreprocessConfig preprocess;  // its length is T of the Challenge datasets; target_fs 0 keeps the native rate
+  // 0: stored raw (the default: deflate costs ~3x the whole preprocessing per record and saves ~36%; see
+  // docs/dataset_format.md); 1-9: shuffle + deflate at that level (1 is the best of the levels).
+  int64_t deflate_level = 0;
+  int threads = 0;              // workers; 0: one per hardware thread
+  bool strict = false;          // a bad record is fatal instead of skipped and counted
+  SplitConfig split;
+  bool progress = true;         // a progress line on stderr
+  std::string created_by = std::string(kCollectCreatedBy);
+};
+
+struct ChallengeSource {
+  std::filesystem::path dir;
+  std::string name;                  // output stem; empty: the folder's name
+  int64_t min_count = 200;           // keep a class carried by more than this many records
+  bool merge_equivalent = false;     // join the Challenge's four equivalent pairs into one class each
+  bool drop_unlabelled = true;       // leave out records with no kept class (the reference does)
+  bool published_counts = false;     // count with the table's published per-dataset numbers, not the records found
+  std::string challenge_dataset;     // which dataset's published counts; empty: guessed from `name`
+  std::filesystem::path label_table;  // empty: the project's data/labels/challenge2021_scored.csv
+};
+
+struct Code15Source {
+  std::filesystem::path dir;      // exams.csv and exams_part*.hdf5
+  std::string name = "code15";
+  int64_t length = 4096;          // T at CODE-15's 400 Hz
+  bool drop_unlabelled = false;   // normal exams (no label) are kept by default: they are CODE-15's negatives
+};
+
+struct CollectReport {
+  std::string name;
+  std::filesystem::path output, class_table;
+  int64_t found = 0;               // records (exams) found in the input
+  int64_t written = 0;
+  SkipTally skips;                 // bad records by reason
+  int64_t dropped_unlabelled = 0;  // good records left out for carrying no kept class
+  std::vector<DatasetClass> classes;
+  std::vector<int64_t> class_counts;  // written records per class
+  std::array<int64_t, kSplitPartCount> split_sizes{};
+  double seconds = 0;
+
+  std::string summary() const;  // several lines for people
+};
+
+CollectReport collect_challenge(const ChallengeSource& source, const CollectSettings& settings);
+CollectReport collect_code15(const Code15Source& source, const CollectSettings& settings);
+
+// Every *.hea under `dir`, recursively, sorted by path (the input order of a Challenge dataset).
+std::vector<std::filesystem::path> find_challenge_headers(const std::filesystem::path& dir);
+// exams_part<N>.hdf5 in `dir`, sorted by N.
+std::vector<std::filesystem::path> find_code15_parts(const std::filesystem::path& dir);
+
+// CODE-15's six labels as dataset classes: their SNOMED CT codes with CODE-15's abbreviations.
+std::vector<DatasetClass> code15_classes();
+
+}  // namespace agf::ecg

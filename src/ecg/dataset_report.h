@@ -1,0 +1,41 @@
+#pragma once
+// Reporting pieces of dataset building: a throttled progress line on stderr and the class table written beside a
+// dataset file.
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "ecg/dataset_format.h"
+#include "ecg/splits.h"
+
+namespace agf::ecg {
+
+// "<label>: 1200/20000 records, 512 rec/s, ETA 33 s". On a terminal the line rewrites itself (at most 4 times a
+// second); otherwise (a log file, CI) one line every 10 s, so logs stay readable.
+class ProgressLine {
+ public:
+  ProgressLine(std::string label, int64_t total, bool enabled);
+  void update(int64_t done);
+  void finish(int64_t done);  // the final figures and a newline
+
+ private:
+  std::string text(int64_t done) const;
+
+  std::string label_;
+  int64_t total_;
+  bool enabled_, tty_;
+  std::chrono::steady_clock::time_point start_, last_print_;
+  bool printed_ = false;
+};
+
+// <dataset>.classes.csv: index,code,abbreviation,records,train,val,test (counts of records carrying the class).
+// Written to a temp file and renamed, like the dataset.
+void write_class_table(const std::filesystem::path& csv, const std::vector<DatasetClass>& classes,
+                       const std::vector<uint8_t>& labels, const DatasetSplits& splits);
+
+// Per class, how many of `rows` (all rows when empty) carry it; labels row-major (n, k).
+std::vector<int64_t> class_counts(const std::vector<uint8_t>& labels, int64_t k, const std::vector<int64_t>* rows);
+
+}  // namespace agf::ecg

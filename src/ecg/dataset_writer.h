@@ -1,0 +1,60 @@
+#pragma once
+// Writes a prepared-dataset file (dataset_format.h) record by record, never holding the signals: each record's
+// chunk goes to disk as it is appended; labels and ids (small) are kept until finish(). Output goes to "<path>.tmp"
+// and is renamed over <path> only by finish(), so an interrupted or failed run leaves no half-written dataset.
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ecg/dataset_format.h"
+#include "ecg/splits.h"
+
+namespace agf::ecg {
+
+class DatasetWriter {
+ public:
+  DatasetWriter(std::filesystem::path path, DatasetInfo info, std::vector<DatasetClass> classes);
+  ~DatasetWriter();  // without finish(): closes and removes the temp file
+  DatasetWriter(const DatasetWriter&) = delete;
+  DatasetWriter& operator=(const DatasetWriter&) = delete;
+
+  // One record's (12, length) signal as the bytes of its stored chunk: the dataset's filter pipeline (HDF5's
+  // shuffle, then zlib's compress2 exactly as HDF5's deflate filter calls it) or the raw floats when deflate_level
+  // is 0. Pure and thread-safe, so workers compress in parallel and the single writer thread only stores; HDF5
+  // decodes these chunks with its own filters when reading.
+  static std::vector<uint8_t> encode_record(const float* signal, int64_t length, int64_t deflate_level);
+
+  // Appends a record; `label_row` holds K bytes (0/1). append() encodes on the calling thread.
+  void append(const float* signal, const uint8_t* label_row, const std::string& record_id);
+  void append_encoded(const std::vector<uint8_t>& chunk, const uint8_t* label_row, const std::string& record_id);
+
+  int64_t size() const { return static_cast<int64_t>(record_ids_.size()); }
+  int64_t num_classes() const { return static_cast<int64_t>(classes_.size()); }
+  const std::vector<uint8_t>& labels() const { return labels_; }  // (size(), K) so far
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path temp_path() const;
+
+  // Writes labels, ids, classes, splits and attributes, closes, and renames the temp file over path().
+  void finish(const DatasetSplits& splits);
+
+ private:
+  struct H5State;
+  void create_file();
+  void grow_to(int64_t rows);
+
+  std::filesystem::path path_;
+  DatasetInfo info_;
+  std::vector<DatasetClass> classes_;
+  std::unique_ptr<H5State> h5_;
+  std::vector<uint8_t> labels_;
+  std::vector<std::string> record_ids_;
+  int64_t capacity_ = 0;
+  bool finished_ = false;
+};
+
+// Standard 12-lead names joined by commas ("I,II,III,aVR,...,V6"), the `leads` attribute.
+std::string standard_leads_attribute();
+
+}  // namespace agf::ecg
