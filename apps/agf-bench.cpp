@@ -1,0 +1,205 @@
+// agf-bench: measurements of the engine as a whole, with the memory ledger's exact figures.
+//   agf-bench memory --preset medium --batch 4 --bp-batch 4 [--lora 16]
+//       parameter bytes, the activation peak of an inference forward at batch B (NoGrad), and the peak of a
+//       forward + backward at micro-batch b, per ledger tag
+//   agf-bench train --data prepared/WFDB_Synth.h5 --preset tinylight --batch 32 --steps 60
+//       backprop + AdamW on a prepared dataset through the prefetching loader: loss, records/s, peak memory
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdio>
+
+#include "ecg/loader.h"
+#include "nn/ecgnet.h"
+#include "nn/losses.h"
+#include "nn/optim.h"
+#include "tensor/random.h"
+
+using namespace agf;
+
+namespace {
+
+double mib(int64_t bytes) { return static_cast<double>(bytes) / 1048576.0; }
+
+nlohmann::json tag_peaks(const MemoryLedger& L) {
+  nlohmann::json j;
+  for (int t = 0; t < kNumMemTags; ++t) {
+    const auto tag = static_cast<MemTag>(t);
+    if (L.peak(tag) > 0) j[std::string(mem_tag_name(tag))] = L.peak(tag);
+  }
+  j["total"] = L.peak_total();
+  return j;
+}
+
+struct MemoryOptions {
+  std::string preset = "medium";
+  int64_t batch = 4, bp_batch = 4, classes = 6, length = 6144, lora = 0;
+  bool json = false;
+};
+
+int run_memory(const MemoryOptions& o) {
+  MemoryLedger& L = ledger(Device::cpu());
+  nn::EcgNet net(nn::preset_config(o.preset, o.classes, true), 1);
+  if (o.lora > 0) {
+    net.enable_lora({o.lora, static_cast<double>(o.lora)}, 2);
+    net.set_trainable(nn::EcgNet::finetune_patterns());
+  }
+  const int64_t params = L.live(MemTag::params);
+  Tensor x;
+  {
+    MemScope data(MemTag::data);
+    x = empty({o.batch, 12, o.length});
+    fill_normal_(x, 3, 0);
+  }
+  Tensor y = zeros({o.bp_batch, o.classes});
+  nlohmann::json report = {{"preset", o.preset},
+                           {"parameters", net.num_parameters()},
+                           {"trainable_elements", [&] {
+                              int64_t n = 0;
+                              for (auto& [name, t] : net.trainable_parameters()) n += t->numel();
+                              return n;
+                            }()},
+                           {"batch", o.batch},
+                           {"bp_batch", o.bp_batch},
+                           {"length", o.length},
+                           {"param_bytes", params}};
+  using clock = std::chrono::steady_clock;
+  {
+    NoGradGuard ng;
+    MemScope act(MemTag::activations);
+    L.reset_peak();
+    const auto t0 = clock::now();
+    auto out = net.forward(x);
+    report["inference_seconds"] = std::chrono::duration<double>(clock::now() - t0).count();
+    report["inference_peak"] = tag_peaks(L);
+  }
+  {
+    MemScope act(MemTag::activations);
+    L.reset_peak();
+    const auto t0 = clock::now();
+    auto out = net.forward(x.narrow(0, 0, o.bp_batch));
+    Tensor loss = nn::fusion_loss(out.aux_logit, out.main_logits, y, 1.0, 0).total;
+    out = {};
+    backward(loss);
+    report["backprop_seconds"] = std::chrono::duration<double>(clock::now() - t0).count();
+    report["backprop_peak"] = tag_peaks(L);
+  }
+  if (o.json) {
+    fmt::print("{}\n", report.dump(2));
+    return 0;
+  }
+  fmt::print("{} ({} parameters, {} trainable), input (B, 12, {})\n", o.preset, report["parameters"].get<int64_t>(),
+             report["trainable_elements"].get<int64_t>(), o.length);
+  fmt::print("  parameters and buffers        {:10.1f} MiB\n", mib(params));
+  fmt::print("  inference forward, B={:<4}     activations peak {:10.1f} MiB, workspace peak {:8.1f} MiB  ({:.2f} s)\n",
+             o.batch, mib(report["inference_peak"].value("activations", int64_t{0})),
+             mib(report["inference_peak"].value("workspace", int64_t{0})), report["inference_seconds"].get<double>());
+  fmt::print("  forward+backward, b={:<4}     activations peak {:10.1f} MiB, grads {:8.1f} MiB  ({:.2f} s)\n",
+             o.bp_batch, mib(report["backprop_peak"].value("activations", int64_t{0})),
+             mib(report["backprop_peak"].value("grads", int64_t{0})), report["backprop_seconds"].get<double>());
+  return 0;
+}
+
+struct TrainOptions {
+  std::string data, preset = "tinylight";
+  int64_t batch = 32, steps = 60;
+  double lr = 1e-3;
+  uint64_t seed = 18;
+};
+
+int run_train(const TrainOptions& o) {
+  ecg::LoaderOptions lo;
+  lo.batch_size = o.batch;
+  lo.seed = o.seed;
+  lo.drop_last = true;
+  ecg::BatchLoader loader(o.data, ecg::SplitPart::train, lo);
+  AGF_CHECK(loader.batches_per_epoch() > 0, "{}: the train split has {} records, fewer than one batch of {}", o.data,
+            loader.num_rows(), o.batch);
+  nn::EcgNet net(nn::preset_config(o.preset, loader.num_classes(), true), o.seed);
+  nn::AdamW opt(net.trainable_parameters());
+  const nn::LRSchedule sched(nn::LRSchedule::Kind::warmup_linear, o.lr, o.steps, 0.05);
+  fmt::print(stderr, "training {} on {} ({} records in the train split, {} classes), batch {}, {} steps\n", o.preset,
+             o.data, loader.num_rows(), loader.num_classes(), o.batch, o.steps);
+  using clock = std::chrono::steady_clock;
+  const auto t0 = clock::now();
+  int64_t epoch = 0, records = 0;
+  loader.start_epoch(epoch);
+  double first = 0, last = 0;
+  const int64_t window = std::max<int64_t>(1, o.steps / 10);
+  double window_sum = 0;
+  for (int64_t step = 0; step < o.steps; ++step) {
+    auto batch = loader.next();
+    if (!batch) {
+      loader.start_epoch(++epoch);
+      batch = loader.next();
+    }
+    net.zero_grad();
+    Tensor loss;
+    {
+      MemScope act(MemTag::activations);
+      auto out = net.forward(batch->x);
+      loss = nn::fusion_loss(out.aux_logit, out.main_logits, batch->y, 1.0, -1).total;
+    }
+    const double l = loss.item<double>();
+    backward(loss);
+    opt.step(sched.at(step));
+    records += batch->x.size(0);
+    window_sum += l;
+    if ((step + 1) % window == 0) {
+      const double mean = window_sum / static_cast<double>(window);
+      if (step + 1 == window) first = mean;
+      last = mean;
+      window_sum = 0;
+      const double secs = std::chrono::duration<double>(clock::now() - t0).count();
+      fmt::print(stderr, "step {:5}/{}  loss {:.4f}  {:.1f} records/s  {:.2f} steps/s  ETA {:.0f} s\n", step + 1,
+                 o.steps, mean, static_cast<double>(records) / secs, static_cast<double>(step + 1) / secs,
+                 static_cast<double>(o.steps - step - 1) * secs / static_cast<double>(step + 1));
+    }
+  }
+  const double secs = std::chrono::duration<double>(clock::now() - t0).count();
+  const MemoryLedger& L = ledger(Device::cpu());
+  fmt::print("{} steps of backprop + AdamW: mean loss {:.4f} (first {} steps) -> {:.4f} (last {}), "
+             "{:.1f} records/s, peak memory {:.1f} MiB (ledger)\n",
+             o.steps, first, window, last, window, static_cast<double>(records) / secs, mib(L.peak_total()));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"agf-bench: engine-level measurements (memory ledger, training throughput)"};
+  app.require_subcommand(1);
+  MemoryOptions mo;
+  auto* mem = app.add_subcommand("memory", "ledger peaks of an inference forward and of a backprop step");
+  mem->add_option("--preset", mo.preset, "EcgNet preset");
+  mem->add_option("--batch", mo.batch, "batch of the inference forward")->check(CLI::PositiveNumber);
+  mem->add_option("--bp-batch", mo.bp_batch, "micro-batch of the forward + backward")->check(CLI::PositiveNumber);
+  mem->add_option("--classes", mo.classes, "classes of the main head")->check(CLI::PositiveNumber);
+  mem->add_option("--length", mo.length, "samples per lead (a multiple of 64)")->check(CLI::PositiveNumber);
+  mem->add_option("--lora", mo.lora, "LoRA rank (0: full fine-tuning)")->check(CLI::NonNegativeNumber);
+  mem->add_flag("--json", mo.json, "print the report as JSON");
+  TrainOptions to;
+  auto* train = app.add_subcommand("train", "backprop + AdamW on a prepared dataset file");
+  train->add_option("--data", to.data, "prepared dataset (.h5, from agf-collect)")->required();
+  train->add_option("--preset", to.preset, "EcgNet preset");
+  train->add_option("--batch", to.batch, "batch size")->check(CLI::PositiveNumber);
+  train->add_option("--steps", to.steps, "optimizer steps")->check(CLI::PositiveNumber);
+  train->add_option("--lr", to.lr, "peak learning rate")->check(CLI::PositiveNumber);
+  train->add_option("--seed", to.seed, "run seed");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    fmt::print(stderr, "agf-bench: {}\n", e.what());
+    return 1;
+  }
+  try {
+    if (mem->parsed()) return run_memory(mo);
+    return run_train(to);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "agf-bench: {}\n", e.what());
+    return 1;
+  }
+}
