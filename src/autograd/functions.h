@@ -26,6 +26,12 @@ inline Tensor leaky_relu(const Tensor& x, double slope) { return unary(UnaryOp::
 inline Tensor scale(const Tensor& x, double s) { return unary(UnaryOp::mul_scalar, x, s); }
 inline Tensor add_scalar(const Tensor& x, double s) { return unary(UnaryOp::add_scalar, x, s); }
 
+// In-place forms for intermediates the caller owns outright (no other handle): under NoGrad they write into `a`
+// (resp. `x`) and return it, so an inference or zeroth-order forward holds one buffer fewer; when recording they are
+// the ordinary out-of-place ops.
+Tensor add_owned(Tensor a, const Tensor& b);
+Tensor leaky_relu_owned(Tensor x, double slope);
+
 // ---- reductions ----
 Tensor sum(const Tensor& x, const std::vector<int64_t>& dims = {}, bool keepdim = false);
 Tensor mean(const Tensor& x, const std::vector<int64_t>& dims = {}, bool keepdim = false);

@@ -79,6 +79,18 @@ Tensor unary(UnaryOp op, const Tensor& x, double param) {
   });
 }
 
+Tensor add_owned(Tensor a, const Tensor& b) {
+  if (should_record({&a, &b}) || broadcast_shapes(a.shape(), b.shape()) != a.shape()) return add(a, b);
+  ops::binary_out(a, BinaryOp::add, a, b);
+  return a;
+}
+
+Tensor leaky_relu_owned(Tensor x, double slope) {
+  if (should_record({&x})) return leaky_relu(x, slope);
+  ops::unary_out(x, UnaryOp::leaky_relu, x, slope);
+  return x;
+}
+
 // ------------------------------------------------------------------------------------------ reductions
 Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
   Tensor out = ops::sum(x, dims, keepdim);

@@ -74,9 +74,9 @@ Tensor TransformerLayer::forward(Tensor x) {
   x = ag::add(x, h);
   h = norm2->forward(x);
   h = fc1->forward(h);
-  h = ag::leaky_relu(h, slope);
+  h = ag::leaky_relu_owned(std::move(h), slope);
   h = fc2->forward(h);
-  return ag::add(x, h);
+  return ag::add_owned(std::move(h), x);
 }
 
 // ------------------------------------------------------------------------------------------------ encoder
@@ -97,11 +97,11 @@ Tensor ResidualBlock::forward(const Tensor& x) {
   skip = conv3->forward(skip);
   Tensor h = conv1->forward(x);
   h = bn1->forward(h);
-  h = ag::leaky_relu(h, slope);
+  h = ag::leaky_relu_owned(std::move(h), slope);
   h = conv2->forward(h);
   h = bn2->forward(h);
-  h = ag::leaky_relu(h, slope);
-  return ag::add(h, skip);
+  h = ag::leaky_relu_owned(std::move(h), slope);
+  return ag::add_owned(std::move(h), skip);
 }
 
 PositionalEncoding::PositionalEncoding(int64_t length, int64_t width) {

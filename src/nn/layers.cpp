@@ -64,7 +64,7 @@ Tensor Conv1d::forward(const Tensor& x) {
   Tensor h = ag::conv1d(x, ag::reshape(lora_.A[0], {r, cin, k}), Tensor(), args);
   Tensor d = ag::conv1d(h, ag::reshape(lora_.B[0], {cout, r, 1}), Tensor(), ops::Conv1dArgs{1, 0});
   h = Tensor();
-  return ag::add(y, lora_.scaling == 1.0 ? d : ag::scale(d, lora_.scaling));
+  return ag::add_owned(y, lora_.scaling == 1.0 ? d : ag::scale(d, lora_.scaling));
 }
 
 void Conv1d::enable_lora(const LoraConfig& cfg, uint64_t seed) {
@@ -127,7 +127,7 @@ Tensor Linear::forward(const Tensor& x) {
     parts.push_back(ag::linear(ag::linear(x, lora_.A[j], Tensor()), lora_.B[j], Tensor()));
   Tensor d = parts.size() == 1 ? parts[0] : ag::cat(parts, -1);
   parts.clear();
-  return ag::add(y, lora_.scaling == 1.0 ? d : ag::scale(d, lora_.scaling));
+  return ag::add_owned(y, lora_.scaling == 1.0 ? d : ag::scale(d, lora_.scaling));
 }
 
 void Linear::enable_lora(const LoraConfig& cfg, uint64_t seed, LoraInit init,
