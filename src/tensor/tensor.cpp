@@ -391,7 +391,10 @@ AGF_INSTANTIATE_HOST_ACCESS(int64_t)
 AGF_INSTANTIATE_HOST_ACCESS(int32_t)
 AGF_INSTANTIATE_HOST_ACCESS(uint8_t)
 
-void check_same_device(const char* what, std::initializer_list<const Tensor*> ts) {
+namespace {
+// The first defined tensor against each other defined one, by `key`; the message shows both tensors.
+template <typename Key>
+void check_same(const char* what, const char* noun, std::initializer_list<const Tensor*> ts, Key key) {
   const Tensor* first = nullptr;
   for (const Tensor* t : ts) {
     if (!t->defined()) continue;
@@ -399,22 +402,17 @@ void check_same_device(const char* what, std::initializer_list<const Tensor*> ts
       first = t;
       continue;
     }
-    AGF_CHECK(t->device() == first->device(), "{}: tensors on different devices ({} and {})", what,
-              first->device(), t->device());
+    AGF_CHECK(key(*t) == key(*first), "{}: {} differ ({} and {})", what, noun, first->describe(), t->describe());
   }
+}
+}  // namespace
+
+void check_same_device(const char* what, std::initializer_list<const Tensor*> ts) {
+  check_same(what, "devices", ts, [](const Tensor& t) { return t.device(); });
 }
 
 void check_same_dtype(const char* what, std::initializer_list<const Tensor*> ts) {
-  const Tensor* first = nullptr;
-  for (const Tensor* t : ts) {
-    if (!t->defined()) continue;
-    if (first == nullptr) {
-      first = t;
-      continue;
-    }
-    AGF_CHECK(t->dtype() == first->dtype(), "{}: dtypes differ ({} and {})", what, first->describe(),
-              t->describe());
-  }
+  check_same(what, "dtypes", ts, [](const Tensor& t) { return t.dtype(); });
 }
 
 }  // namespace agf

@@ -11,14 +11,6 @@ namespace agf::kt {
 
 namespace {
 
-Tensor strided_copy(const Tensor& t) {
-  return make_input(InputSpec{t.shape(), Layout::strided}, to_ref(t), t.dtype(), t.device());
-}
-
-std::string layout_tag(const char* name, Layout l) {
-  return l == Layout::contiguous ? std::string() : fmt::format(" {}:{}", name, layout_name(l));
-}
-
 const char* reduction_name(ops::Reduction r) {
   switch (r) {
     case ops::Reduction::mean: return "mean";

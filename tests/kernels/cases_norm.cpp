@@ -11,16 +11,6 @@ namespace agf::kt {
 
 namespace {
 
-// The same values as t in a non-contiguous view (every other element of its last dim): the backward kernels
-// must read incoming gradients of any strides.
-Tensor strided_copy(const Tensor& t) {
-  return make_input(InputSpec{t.shape(), Layout::strided}, to_ref(t), t.dtype(), t.device());
-}
-
-std::string layout_tag(const char* name, Layout l) {
-  return l == Layout::contiguous ? std::string() : fmt::format(" {}:{}", name, layout_name(l));
-}
-
 // ------------------------------------------------------------------------------------------------ batch norm
 
 struct BatchNormVariant {

@@ -120,6 +120,14 @@ Ref to_ref(const Tensor& t) {
   return r;
 }
 
+Tensor strided_copy(const Tensor& t) {
+  return make_input(InputSpec{t.shape(), Layout::strided}, to_ref(t), t.dtype(), t.device());
+}
+
+std::string layout_tag(const char* name, Layout l) {
+  return l == Layout::contiguous ? std::string() : fmt::format(" {}:{}", name, layout_name(l));
+}
+
 // ------------------------------------------------------------------------------------------------ comparison
 namespace {
 

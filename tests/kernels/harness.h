@@ -118,5 +118,10 @@ PerfResult time_case(const Case& c, int case_index, Device device, DType dtype, 
 Tensor make_input(const InputSpec& spec, const Ref& values, DType dtype, Device device);
 Ref random_ref(const InputSpec& spec, uint64_t seed, DType dtype);
 Ref to_ref(const Tensor& t);
+// The same values as t in a non-contiguous view (every other element of its last dim): backward kernels must read
+// incoming gradients of any strides.
+Tensor strided_copy(const Tensor& t);
+// " name:layout" for a case name, or nothing for a contiguous input.
+std::string layout_tag(const char* name, Layout l);
 
 }  // namespace agf::kt

@@ -9,19 +9,6 @@ namespace {
 
 constexpr int kThreads = 256;
 
-template <int N>
-__device__ __forceinline__ void offsets(const StridedDesc<N>& d, int64_t i, int64_t (&off)[N]) {
-  for (int k = 0; k < N; ++k) off[k] = 0;
-  for (int dim = d.ndim - 1; dim >= 0; --dim) {
-    const int64_t idx = i % d.sizes[dim];
-    i /= d.sizes[dim];
-    for (int k = 0; k < N; ++k) off[k] += idx * d.strides[k][dim];
-  }
-}
-
-#define AGF_GRID_STRIDE_LOOP(i, n) \
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n); i += int64_t(gridDim.x) * blockDim.x)
-
 template <typename T>
 __global__ void unary_kernel(T* out, const T* x, int64_t n, StridedDesc<2> d, UnaryOp op, T p) {
   AGF_GRID_STRIDE_LOOP(i, n) {

@@ -5,19 +5,9 @@ namespace agf::cuda {
 
 namespace {
 
-template <int N>
-__device__ __forceinline__ void offsets(const StridedDesc<N>& d, int64_t i, int64_t (&off)[N]) {
-  for (int k = 0; k < N; ++k) off[k] = 0;
-  for (int dim = d.ndim - 1; dim >= 0; --dim) {
-    const int64_t idx = i % d.sizes[dim];
-    i /= d.sizes[dim];
-    for (int k = 0; k < N; ++k) off[k] += idx * d.strides[k][dim];
-  }
-}
-
 template <typename D, typename S>
 __global__ void strided_copy_kernel(D* dst, const S* src, int64_t n, StridedDesc<2> d) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+  AGF_GRID_STRIDE_LOOP(i, n) {
     int64_t off[2];
     offsets(d, i, off);
     dst[off[0]] = static_cast<D>(src[off[1]]);
@@ -26,7 +16,7 @@ __global__ void strided_copy_kernel(D* dst, const S* src, int64_t n, StridedDesc
 
 template <typename T>
 __global__ void fill_kernel(T* dst, int64_t n, StridedDesc<1> d, T value) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+  AGF_GRID_STRIDE_LOOP(i, n) {
     int64_t off[1];
     offsets(d, i, off);
     dst[off[0]] = value;

@@ -22,4 +22,21 @@ inline unsigned grid_for(int64_t n, int threads = 256) {
   return static_cast<unsigned>(blocks < 1 ? 1 : (blocks > kMaxBlocks ? kMaxBlocks : blocks));
 }
 
+#if defined(__CUDACC__)
+// Element offsets of linear index i (row-major over d.sizes) for each of the N operands.
+template <int N>
+__device__ __forceinline__ void offsets(const StridedDesc<N>& d, int64_t i, int64_t (&off)[N]) {
+  for (int k = 0; k < N; ++k) off[k] = 0;
+  for (int dim = d.ndim - 1; dim >= 0; --dim) {
+    const int64_t idx = i % d.sizes[dim];
+    i /= d.sizes[dim];
+    for (int k = 0; k < N; ++k) off[k] += idx * d.strides[k][dim];
+  }
+}
+
+// A grid-stride loop: any grid size covers all n elements (grid_for caps the grid).
+#define AGF_GRID_STRIDE_LOOP(i, n) \
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n); i += int64_t(gridDim.x) * blockDim.x)
+#endif
+
 }  // namespace agf::cuda
