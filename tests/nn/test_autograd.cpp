@@ -120,4 +120,9 @@ TEST_CASE("gradient gate: identity forward, per-sample masked backward") {
   const auto g = grad(x).to_vector<double>(), xv = x.to_vector<double>();
   for (int b = 0; b < 4; ++b)
     for (int k = 0; k < 3; ++k) CHECK(g[b * 3 + k] == (b % 2 == 0 ? 2 * xv[b * 3 + k] : 0.0));
+  // Where the gate is open it is the identity, so central differences agree with it; closed samples are checked
+  // exactly above (their gradient is zero by design, not by differentiation).
+  Tensor z = leaf64({4, 3}, 51);
+  Tensor open = ones({4}, DType::f64);
+  expect_gradcheck([&] { return ag::square(ag::gradient_gate(ag::tanh(z), open)); }, {z});
 }
