@@ -45,6 +45,22 @@ struct Node {
   BackwardFn backward;
 };
 
+// A tensor an op keeps for its backward: a handle without history (so a node never owns, through a saved output,
+// the metadata that owns the node) plus the storage's version at save time. Reading it after an in-place write to
+// that storage (an optimizer step, a perturbation, copy_) is an error instead of a silently wrong gradient.
+class SavedTensor {
+ public:
+  SavedTensor() = default;
+  explicit SavedTensor(const Tensor& t);
+  bool defined() const { return t_.defined(); }
+  const Tensor& get() const;
+  operator const Tensor&() const { return get(); }
+
+ private:
+  Tensor t_;
+  uint64_t version_ = 0;
+};
+
 // ---- grad mode ----
 bool grad_enabled();
 class NoGradGuard {

@@ -29,6 +29,20 @@ void accumulate_leaf(AutogradMeta& m, const Tensor& g) {
 }
 }  // namespace
 
+SavedTensor::SavedTensor(const Tensor& t) {
+  if (!t.defined()) return;
+  t_ = detach(t);
+  version_ = t.storage()->version();
+}
+
+const Tensor& SavedTensor::get() const {
+  AGF_CHECK(!t_.defined() || t_.storage()->version() == version_,
+            "a tensor saved for the gradient ({}) was modified in place after it was saved (version {} -> {}); run "
+            "backward before updating or perturbing what the forward used",
+            t_.describe(), version_, t_.storage()->version());
+  return t_;
+}
+
 bool grad_enabled() { return t_grad_enabled; }
 NoGradGuard::NoGradGuard() : saved_(t_grad_enabled) { t_grad_enabled = false; }
 NoGradGuard::~NoGradGuard() { t_grad_enabled = saved_; }
@@ -128,7 +142,12 @@ void backward(const Tensor& root, const Tensor& grad_root, bool retain_graph) {
     pending.erase(node);
     AGF_CHECK(node->backward != nullptr,
               "backward through {} a second time: its saved tensors were freed (use retain_graph)", node->name);
-    std::vector<Tensor> grads = node->backward(g);
+    std::vector<Tensor> grads;
+    try {
+      grads = node->backward(g);
+    } catch (const Error& e) {
+      AGF_FAIL("backward of {}: {}", node->name, e.what());
+    }
     g = Tensor();
     AGF_CHECK(grads.size() == node->inputs.size(), "backward of {}: {} gradients for {} inputs", node->name,
               grads.size(), node->inputs.size());

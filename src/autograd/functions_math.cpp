@@ -9,9 +9,7 @@ using autograd_detail::record;
 using autograd_detail::should_record;
 
 namespace {
-// What a closure saves: a handle with no history, so that a node never owns (through a saved output) the metadata
-// that owns the node.
-Tensor saved(const Tensor& t) { return t.defined() ? detach(t) : Tensor(); }
+SavedTensor saved(const Tensor& t) { return SavedTensor(t); }
 
 bool grad_uses_output(UnaryOp op) {
   return op == UnaryOp::exp || op == UnaryOp::sqrt || op == UnaryOp::sigmoid || op == UnaryOp::tanh ||
@@ -45,7 +43,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
   if (!should_record({&a, &b})) return out;
   const bool na = requires_grad(a), nb = requires_grad(b);
   return record(out, "mul", {a, b},
-                [sa = a.shape(), sb = b.shape(), av = nb ? saved(a) : Tensor(), bv = na ? saved(b) : Tensor()](
+                [sa = a.shape(), sb = b.shape(), av = nb ? saved(a) : SavedTensor(), bv = na ? saved(b) : SavedTensor()](
                     const Tensor& g) {
                   return std::vector<Tensor>{bv.defined() ? ops::sum_to(ops::mul(g, bv), sa) : Tensor(),
                                              av.defined() ? ops::sum_to(ops::mul(g, av), sb) : Tensor()};
@@ -57,7 +55,7 @@ Tensor div(const Tensor& a, const Tensor& b) {
   if (!should_record({&a, &b})) return out;
   const bool nb = requires_grad(b);
   return record(out, "div", {a, b},
-                [sa = a.shape(), sb = b.shape(), bv = saved(b), yv = nb ? saved(out) : Tensor()](const Tensor& g) {
+                [sa = a.shape(), sb = b.shape(), bv = saved(b), yv = nb ? saved(out) : SavedTensor()](const Tensor& g) {
                   Tensor ga = ops::div(g, bv);
                   Tensor gb;
                   if (yv.defined()) gb = ops::sum_to(ops::neg(ops::mul(ga, yv)), sb);  // -g a / b^2 = -(g/b) y
@@ -69,12 +67,12 @@ Tensor unary(UnaryOp op, const Tensor& x, double param) {
   Tensor out = ops::unary(op, x, param);
   if (!should_record({&x})) return out;
   if (op == UnaryOp::sign || op == UnaryOp::gt_scalar) return out;  // piecewise constant: no gradient flows
-  Tensor xs = grad_uses_input(op) ? saved(x) : Tensor();
-  Tensor ys = grad_uses_output(op) ? saved(out) : Tensor();
+  SavedTensor xs = grad_uses_input(op) ? saved(x) : SavedTensor();
+  SavedTensor ys = grad_uses_output(op) ? saved(out) : SavedTensor();
   return record(out, unary_op_name(op), {x}, [op, param, xs, ys](const Tensor& g) {
     // Operands the derivative does not read are stood in for by g (same shape), never read.
-    const Tensor& xx = xs.defined() ? xs : g;
-    const Tensor& yy = ys.defined() ? ys : g;
+    const Tensor& xx = xs.defined() ? xs.get() : g;
+    const Tensor& yy = ys.defined() ? ys.get() : g;
     return std::vector<Tensor>{ops::unary_backward(op, g, xx, yy, param)};
   });
 }
@@ -203,7 +201,7 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool ta, bool tb) {
   const bool na = requires_grad(a), nb = requires_grad(b);
   return record(out, "matmul", {a, b},
                 [ta, tb, sa = a.shape(), sb = b.shape(), av = nb ? saved(a) : Tensor(),
-                 bv = na ? saved(b) : Tensor()](const Tensor& g) {
+                 bv = na ? saved(b) : SavedTensor()](const Tensor& g) {
                   Tensor ga, gb;
                   // C = op(A) op(B): dA = g op(B)^T (or op(B) g^T when A is stored transposed), and likewise dB.
                   if (bv.defined()) ga = ops::sum_to(ta ? ops::matmul(bv, g, tb, true) : ops::matmul(g, bv, false, !tb), sa);

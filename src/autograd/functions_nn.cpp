@@ -7,7 +7,7 @@ using autograd_detail::record;
 using autograd_detail::should_record;
 
 namespace {
-Tensor saved(const Tensor& t) { return t.defined() ? detach(t) : Tensor(); }
+SavedTensor saved(const Tensor& t) { return SavedTensor(t); }
 bool needs(const Tensor& t) { return t.defined() && requires_grad(t); }
 }  // namespace
 
@@ -16,7 +16,7 @@ Tensor conv1d(const Tensor& x, const Tensor& w, const Tensor& bias, ops::Conv1dA
   if (!should_record({&x, &w, &bias})) return out;
   const bool nx = needs(x), nw = needs(w), nb = needs(bias);
   return record(out, "conv1d", {x, w, bias},
-                [args, t_in = x.size(-1), k = w.size(-1), xv = nw ? saved(x) : Tensor(), wv = nx ? saved(w) : Tensor(),
+                [args, t_in = x.size(-1), k = w.size(-1), xv = nw ? saved(x) : SavedTensor(), wv = nx ? saved(w) : SavedTensor(),
                  nb](const Tensor& g) {
                   return std::vector<Tensor>{wv.defined() ? ops::conv1d_backward_input(g, wv, t_in, args) : Tensor(),
                                              xv.defined() ? ops::conv1d_backward_weight(g, xv, k, args) : Tensor(),
@@ -88,7 +88,7 @@ Tensor gradient_gate(const Tensor& x, const Tensor& mask) {
   if (!should_record({&x})) return x;
   Shape ms(x.dim(), 1);
   ms[0] = x.size(0);
-  return record(detach(x), "gradient_gate", {x}, [m = saved(mask).reshape(ms)](const Tensor& g) {
+  return record(detach(x), "gradient_gate", {x}, [m = detach(mask).reshape(ms)](const Tensor& g) {
     return std::vector<Tensor>{ops::mul(g, m)};
   });
 }

@@ -71,6 +71,9 @@ nn::EcgNetConfig config_from_json(const nlohmann::json& j) {
 
 void save_training_checkpoint(const std::filesystem::path& path, nn::EcgNet& net, nn::AdamW* optimizer,
                               const TrainingState& state) {
+  // A merged network's weights already contain the adapters: saved with them, a reload would apply them twice.
+  AGF_CHECK(!net.lora_merged(), "{}: the network's LoRA adapters are merged; unmerge them before saving a training "
+            "checkpoint, or export the merged backbone (agf-convert --merge-lora)", path.string());
   io::NamedTensors tensors;
   for (auto& [n, t] : net.state_dict()) tensors.emplace_back(kModelPrefix + n, t);
   if (optimizer)
@@ -81,7 +84,6 @@ void save_training_checkpoint(const std::filesystem::path& path, nn::EcgNet& net
   const auto* conv0 = static_cast<nn::ResidualBlock*>(net.encoder_layers->child("0"))->conv1->conv;
   nlohmann::json lora = {{"enabled", net.lora_enabled()}};
   if (net.lora_enabled()) {
-    lora["merged"] = net.lora_merged();
     lora["rank"] = conv0->lora().A[0].size(0);
     lora["scaling"] = conv0->lora().scaling;
   }
@@ -111,12 +113,17 @@ LoadedTraining header_from_meta(const io::Metadata& meta, const std::filesystem:
   LoadedTraining h;
   h.net_config = config_from_json(parse_meta_json(meta, "network", path));
   const auto lora = parse_meta_json(meta, "lora", path);
-  h.lora = lora.value("enabled", false);
-  if (h.lora) {
-    h.lora_config.rank = lora.at("rank").get<int64_t>();
-    h.lora_config.alpha = lora.at("scaling").get<double>() * static_cast<double>(h.lora_config.rank);
+  try {
+    h.lora = lora.value("enabled", false);
+    if (h.lora) {
+      h.lora_config.rank = lora.at("rank").get<int64_t>();
+      h.lora_config.alpha = lora.at("scaling").get<double>() * static_cast<double>(h.lora_config.rank);
+    }
+    h.state.step = std::stoll(meta.at("step"));
+  } catch (const std::exception& e) {
+    AGF_FAIL("{}: bad 'lora' or 'step' metadata ({}): {}", path.string(), lora.dump(), e.what());
   }
-  h.state.step = std::stoll(meta.at("step"));
+  AGF_CHECK(h.state.step >= 0, "{}: negative step {}", path.string(), h.state.step);
   h.state.run_config = parse_meta_json(meta, "run_config", path);
   h.state.rng = PhiloxStream::from_state(parse_meta_json(meta, "rng", path));
   return h;
@@ -143,7 +150,15 @@ TrainingState load_training_checkpoint(const std::filesystem::path& path, nn::Ec
     else if (n.starts_with(kOptimPrefix)) optim.emplace_back(n.substr(6), t);
   }
   net.load_state_dict(model, {});
-  if (optimizer) optimizer->load_state(optim, std::stoll(f.metadata.at("optimizer_step")));
+  if (optimizer) {
+    int64_t steps = 0;
+    try {
+      steps = std::stoll(f.metadata.at("optimizer_step"));
+    } catch (const std::exception& e) {
+      AGF_FAIL("{}: bad 'optimizer_step' metadata: {}", path.string(), e.what());
+    }
+    optimizer->load_state(optim, steps);
+  }
   return h.state;
 }
 
@@ -157,10 +172,12 @@ std::unique_ptr<nn::EcgNet> build_from_checkpoint(const std::filesystem::path& p
 }
 
 nn::NamedTensors merged_backbone(nn::EcgNet& net) {
-  if (net.lora_enabled() && !net.lora_merged()) net.merge_lora();
+  const bool merge_here = net.lora_enabled() && !net.lora_merged();
+  if (merge_here) net.merge_lora();
   nn::NamedTensors out;
   for (auto& [n, t] : net.state_dict())
-    if (!is_lora_name(n)) out.emplace_back(n, t);
+    if (!is_lora_name(n)) out.emplace_back(n, t.clone());
+  if (merge_here) net.unmerge_lora();  // the caller's network is left as it was
   return out;
 }
 

@@ -42,8 +42,8 @@ struct TrainingState {
   PhiloxStream rng;
 };
 
-// The model (all parameters and buffers, adapters included) and the AdamW moments, with the network config, LoRA
-// settings, step, run config and RNG state in the metadata. All or nothing on disk.
+// The model (all parameters and buffers, adapters included, unmerged) and the AdamW state, with the network config,
+// LoRA settings, step, run config and RNG state in the metadata. All or nothing on disk.
 void save_training_checkpoint(const std::filesystem::path& path, nn::EcgNet& net, nn::AdamW* optimizer,
                               const TrainingState& state);
 
@@ -60,8 +60,8 @@ TrainingState load_training_checkpoint(const std::filesystem::path& path, nn::Ec
 // Builds the network the checkpoint describes and loads it.
 std::unique_ptr<nn::EcgNet> build_from_checkpoint(const std::filesystem::path& path, LoadedTraining* header = nullptr);
 
-// The state dict of `net` with LoRA adapters merged into the weights and the adapter tensors left out: a plain
-// backbone for agf-convert --merge-lora and for the distillation teacher.
+// A copy of the state dict of `net` with LoRA adapters merged into the weights and the adapter tensors left out: a
+// plain backbone for agf-convert --merge-lora and for the distillation teacher. `net` itself is left as it was.
 nn::NamedTensors merged_backbone(nn::EcgNet& net);
 
 }  // namespace agf::fusion

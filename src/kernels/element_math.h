@@ -141,7 +141,8 @@ AGF_HD T bce_with_logits_grad(T x, T y, T pw) {
   return (T(1) - y) - (T(1) + (pw - T(1)) * y) * sigmoid(-x);
 }
 
-// One AdamW element update in PyTorch's order and form: decoupled decay first, then
+// One AdamW element update in the order and form of torch.optim.AdamW (1.13's single-tensor path; torch 2 writes the
+// first moment as a lerp, equal up to rounding): decoupled decay first, then
 //   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;  theta -= step_size * m / (sqrt(v) / sqrt(bc2) + eps)
 // with step_size = lr / bc1, bc = 1 - beta^t. The scalars (decay = 1 - lr wd, 1 - b1, 1 - b2, ...) are formed once
 // per tensor in double by the caller, as PyTorch forms them in Python, so f32 runs round like PyTorch's.

@@ -30,6 +30,7 @@ void unary_out(const Tensor& out, UnaryOp op, const Tensor& x, double param) {
   check_same_dtype(unary_op_name(op), {&out, &x});
   AGF_CHECK(out.shape() == x.shape(), "{}: output {} does not match input {}", unary_op_name(op), out.describe(),
             x.describe());
+  out.storage()->bump_version();
   AGF_DISPATCH_BACKEND(x.device(), unary(out, op, x, param));
 }
 
@@ -62,6 +63,7 @@ void binary_out(const Tensor& out, BinaryOp op, const Tensor& a, const Tensor& b
             out.describe(), shape_str(shape));
   const Tensor ae = a.shape() == shape ? a : a.expand(shape);
   const Tensor be = b.shape() == shape ? b : b.expand(shape);
+  out.storage()->bump_version();
   AGF_DISPATCH_BACKEND(a.device(), binary(out, op, ae, be));
 }
 
@@ -76,6 +78,7 @@ void axpy_(const Tensor& y, double alpha, const Tensor& x) {
   check_same_device("axpy_", {&y, &x});
   check_same_dtype("axpy_", {&y, &x});
   AGF_CHECK(y.shape() == x.shape(), "axpy_: {} += alpha * {}: shapes differ", y.describe(), x.describe());
+  y.storage()->bump_version();
   AGF_DISPATCH_BACKEND(y.device(), axpy(y, alpha, x));
 }
 

@@ -149,6 +149,7 @@ void matmul_out(const Tensor& out, const Tensor& a, const Tensor& b, bool trans_
             shape_str(d.out_shape()), a.describe(), trans_a ? " (transposed)" : "", b.describe(),
             trans_b ? " (transposed)" : "");
   check_no_overlap("matmul", out, {&a, &b});
+  out.storage()->bump_version();
   AGF_CPU_ONLY(a.device(), "matmul",
                matmul(out, expand_batch(a, d.batch), expand_batch(b, d.batch), trans_a, trans_b, alpha, beta));
 }
@@ -171,6 +172,7 @@ void conv1d_out(const Tensor& out, const Tensor& x, const Tensor& w, const Tenso
             "conv1d: output {} must be contiguous with shape {} for x {} and w {} (stride {}, padding {})",
             out.describe(), shape_str(expect), x.describe(), w.describe(), args.stride, args.padding);
   check_no_overlap("conv1d", out, {&x, &w, &bias});
+  out.storage()->bump_version();
   AGF_CPU_ONLY(x.device(), "conv1d", conv1d(out, x, w, bias, args));
 }
 

@@ -82,6 +82,7 @@ void adamw_step_(const Tensor& param, const Tensor& grad, const Tensor& m, const
   AGF_CHECK(std::isfinite(args.eps) && args.eps >= 0, "{}: eps {} must be finite and >= 0", what, args.eps);
   AGF_CHECK(std::isfinite(args.weight_decay) && args.weight_decay >= 0, "{}: weight_decay {} must be finite and >= 0",
             what, args.weight_decay);
+  for (const Tensor* t : {&param, &m, &v}) t->storage()->bump_version();
   AGF_DISPATCH_BACKEND(param.device(), adamw_step(param, grad, m, v, args));
 }
 

@@ -62,6 +62,10 @@ BatchNormOut batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta
   }
   BatchNormOut out{empty(x.shape(), x.dtype(), x.device()), empty({C}, x.dtype(), x.device()),
                    empty({C}, x.dtype(), x.device())};
+  if (training && running_mean.defined()) {
+    running_mean.storage()->bump_version();
+    running_var.storage()->bump_version();
+  }
   AGF_CPU_ONLY(x.device(), what,
                batch_norm(out, x, gamma, beta, running_mean, running_var, training, momentum, eps));
   return out;

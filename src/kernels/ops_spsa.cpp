@@ -8,6 +8,7 @@ void perturb_(const Tensor& param, uint64_t seed, uint64_t offset, double scale)
             param.describe());
   // Contiguity makes element i of the tensor element i of its counter range, whatever the launch shape.
   AGF_CHECK(param.is_contiguous(), "perturb_: {} must be contiguous (parameters always are)", param.describe());
+  param.storage()->bump_version();
   AGF_DISPATCH_BACKEND(param.device(), perturb(param, seed, offset, scale));
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 
 namespace agf::nn {
 
@@ -228,10 +229,26 @@ void EcgNet::enable_lora(const LoraConfig& cfg, uint64_t seed) {
 
 void EcgNet::merge_lora() {
   AGF_CHECK(lora_enabled_ && !lora_merged(), "EcgNet: merge_lora needs unmerged LoRA adapters");
+  // All merged weights are computed and checked before any is written: a refused merge changes nothing.
+  struct Pending {
+    Tensor weight;
+    std::function<void(const Tensor&)> commit;
+  };
+  std::vector<Pending> pending;
   for (auto& [name, m] : named_modules()) {
-    if (auto* conv = dynamic_cast<Conv1d*>(m); conv && conv->lora().enabled) conv->merge_lora();
-    if (auto* lin = dynamic_cast<Linear*>(m); lin && lin->lora().enabled) lin->merge_lora();
+    Pending p;
+    if (auto* conv = dynamic_cast<Conv1d*>(m); conv && conv->lora().enabled) {
+      p = {conv->merged_weight(), [conv](const Tensor& w) { conv->commit_merge(w); }};
+    } else if (auto* lin = dynamic_cast<Linear*>(m); lin && lin->lora().enabled) {
+      p = {lin->merged_weight(), [lin](const Tensor& w) { lin->commit_merge(w); }};
+    } else {
+      continue;
+    }
+    AGF_CHECK(all_finite(p.weight), "EcgNet: merging the LoRA adapters of '{}' would make its weight non-finite; "
+              "nothing was merged", name);
+    pending.push_back(std::move(p));
   }
+  for (auto& p : pending) p.commit(p.weight);
 }
 
 void EcgNet::unmerge_lora() {

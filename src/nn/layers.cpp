@@ -16,10 +16,6 @@ void kaiming_uniform_default(Tensor& w, Tensor& b, int64_t fan_in, uint64_t seed
   if (b.defined()) fill_uniform_(b, name_key(seed, "bias"), 0, -bound, bound);
 }
 
-void check_finite_or_refuse(const Tensor& w, const char* what) {
-  const double s = ops::sum(ops::abs(w)).item<double>();
-  AGF_CHECK(std::isfinite(s), "{}: LoRA merge refused, the merged weight would not be finite", what);
-}
 
 // Registers the adapter pairs: names "lora_A"/"lora_B", or "lora_A.<chunk>"/"lora_B.<chunk>".
 void init_lora_state(LoraState& st, const LoraConfig& cfg, const std::vector<std::string>& chunks, int64_t in,
@@ -43,6 +39,11 @@ std::string lora_name(const char* ab, const std::string& chunk) {
 }
 
 }  // namespace
+
+bool all_finite(const Tensor& t) {
+  NoGradGuard no_grad;
+  return std::isfinite(ops::sum(ops::abs(t)).item<double>());  // an inf or a NaN anywhere makes the sum non-finite
+}
 
 // ------------------------------------------------------------------------------------------------ Conv1d
 Conv1d::Conv1d(int64_t cin_, int64_t cout_, int64_t k_, int64_t stride, int64_t padding, bool with_bias)
@@ -82,13 +83,22 @@ Tensor Conv1d::delta_weight() {
   return ops::scale(ops::matmul(lora_.B[0], lora_.A[0]), lora_.scaling).reshape({cout, cin, k});
 }
 
-void Conv1d::merge_lora() {
-  AGF_CHECK(lora_.enabled && !lora_.merged, "Conv1d: merge_lora needs unmerged LoRA adapters");
+Tensor Conv1d::merged_weight() {
+  AGF_CHECK(lora_.enabled && !lora_.merged, "Conv1d: merging needs unmerged LoRA adapters");
   NoGradGuard no_grad;
-  Tensor merged = ops::add(weight, delta_weight());
-  check_finite_or_refuse(merged, "Conv1d");
+  return ops::add(weight, delta_weight());
+}
+
+void Conv1d::commit_merge(const Tensor& merged) {
+  NoGradGuard no_grad;
   weight.copy_(merged);
   lora_.merged = true;
+}
+
+void Conv1d::merge_lora() {
+  Tensor merged = merged_weight();
+  AGF_CHECK(all_finite(merged), "Conv1d: LoRA merge refused, the merged weight would not be finite");
+  commit_merge(merged);
 }
 
 void Conv1d::unmerge_lora() {
@@ -160,13 +170,22 @@ Tensor Linear::delta_weight() {
   return input_major ? d.transpose(0, 1).contiguous() : d;
 }
 
-void Linear::merge_lora() {
-  AGF_CHECK(lora_.enabled && !lora_.merged, "Linear: merge_lora needs unmerged LoRA adapters");
+Tensor Linear::merged_weight() {
+  AGF_CHECK(lora_.enabled && !lora_.merged, "Linear: merging needs unmerged LoRA adapters");
   NoGradGuard no_grad;
-  Tensor merged = ops::add(weight, delta_weight());
-  check_finite_or_refuse(merged, "Linear");
+  return ops::add(weight, delta_weight());
+}
+
+void Linear::commit_merge(const Tensor& merged) {
+  NoGradGuard no_grad;
   weight.copy_(merged);
   lora_.merged = true;
+}
+
+void Linear::merge_lora() {
+  Tensor merged = merged_weight();
+  AGF_CHECK(all_finite(merged), "Linear: LoRA merge refused, the merged weight would not be finite");
+  commit_merge(merged);
 }
 
 void Linear::unmerge_lora() {

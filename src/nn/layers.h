@@ -29,6 +29,9 @@ struct LoraState {
   std::vector<Tensor> A, B;  // A_j (r, in), B_j (out_j, r); registered as parameters
 };
 
+// True when every element is finite (a merge is refused otherwise).
+bool all_finite(const Tensor& t);
+
 // 1-D convolution; weight (Cout, Cin, K), bias (Cout).
 class Conv1d : public Module {
  public:
@@ -41,7 +44,9 @@ class Conv1d : public Module {
   void merge_lora();    // W += scaling * dW; refused when the result is not finite
   void unmerge_lora();  // W -= scaling * dW
   const LoraState& lora() const { return lora_; }
-  Tensor delta_weight();  // scaling * dW, (Cout, Cin, K)
+  Tensor delta_weight();   // scaling * dW, (Cout, Cin, K)
+  Tensor merged_weight();  // W + scaling * dW, computed, not applied (to check a whole model before merging it)
+  void commit_merge(const Tensor& merged);
 
   Tensor weight, bias;
   int64_t cin, cout, k;
@@ -68,6 +73,8 @@ class Linear : public Module {
   void unmerge_lora();
   const LoraState& lora() const { return lora_; }
   Tensor delta_weight();  // scaling * dW in the layout of `weight`
+  Tensor merged_weight();
+  void commit_merge(const Tensor& merged);
 
   Tensor weight, bias;
   int64_t in, out;

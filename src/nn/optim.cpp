@@ -9,6 +9,7 @@ namespace agf::nn {
 AdamW::AdamW(ParamList params, Options opt) : params_(std::move(params)), opt_(opt) {
   m_.resize(params_.size());
   v_.resize(params_.size());
+  param_steps_.assign(params_.size(), 0);
 }
 
 void AdamW::step(double lr) {
@@ -30,7 +31,7 @@ void AdamW::step_with(const std::vector<Tensor>& grads, double lr) {
       v_[i] = zeros_like(p);
     }
     ops::adamw_step_(p, grads[i], m_[i], v_[i],
-                     ops::AdamWArgs{lr, opt_.beta1, opt_.beta2, opt_.eps, opt_.weight_decay, step_});
+                     ops::AdamWArgs{lr, opt_.beta1, opt_.beta2, opt_.eps, opt_.weight_decay, ++param_steps_[i]});
   }
 }
 
@@ -40,16 +41,26 @@ NamedTensors AdamW::state() {
     if (!m_[i].defined()) continue;
     s.emplace_back(params_[i].first + ".exp_avg", m_[i]);
     s.emplace_back(params_[i].first + ".exp_avg_sq", v_[i]);
+    s.emplace_back(params_[i].first + ".step", scalar_tensor(static_cast<double>(param_steps_[i]), DType::i64));
   }
   return s;
 }
 
-void AdamW::load_state(const NamedTensors& state, int64_t step) {
-  step_ = step;
+void AdamW::load_state(const NamedTensors& state, int64_t steps) {
+  step_ = steps;
   for (size_t i = 0; i < params_.size(); ++i) {
+    const std::string& name = params_[i].first;
     const Tensor& p = *params_[i].second;
+    m_[i] = Tensor();
+    v_[i] = Tensor();
+    param_steps_[i] = 0;
     for (const auto& [n, t] : state) {
-      if (n != params_[i].first + ".exp_avg" && n != params_[i].first + ".exp_avg_sq") continue;
+      if (n == name + ".step") {
+        AGF_CHECK(t.numel() == 1, "optimizer state '{}' must be a scalar, got {}", n, t.describe());
+        param_steps_[i] = t.item<int64_t>();
+        continue;
+      }
+      if (n != name + ".exp_avg" && n != name + ".exp_avg_sq") continue;
       AGF_CHECK(t.shape() == p.shape(), "optimizer state '{}' has shape {} but the parameter {}", n,
                 shape_str(t.shape()), shape_str(p.shape()));
       MemScope scope(MemTag::optimizer);
@@ -57,6 +68,8 @@ void AdamW::load_state(const NamedTensors& state, int64_t step) {
       copy.copy_(t);
       (n.ends_with("_sq") ? v_[i] : m_[i]) = copy;
     }
+    AGF_CHECK(m_[i].defined() == v_[i].defined() && m_[i].defined() == (param_steps_[i] > 0),
+              "optimizer state of '{}' is incomplete (needs exp_avg, exp_avg_sq and a positive step together)", name);
   }
 }
 

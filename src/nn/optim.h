@@ -12,7 +12,8 @@ namespace agf::nn {
 using ParamList = std::vector<std::pair<std::string, Tensor*>>;
 
 // AdamW with decoupled weight decay (PyTorch's torch.optim.AdamW). Moments live under MemTag::optimizer and are
-// created on the first step of each parameter.
+// created on the first step of each parameter; like torch, each parameter counts its own steps (a parameter that
+// first gets a gradient at the third step is bias-corrected as at its first).
 class AdamW {
  public:
   struct Options {
@@ -24,16 +25,18 @@ class AdamW {
   void step(double lr);
   // The same update with an explicit gradient per parameter (the fused AdaGrad-Fusion direction).
   void step_with(const std::vector<Tensor>& grads, double lr);
-  int64_t steps() const { return step_; }
+  int64_t steps() const { return step_; }  // calls of step/step_with
   const ParamList& params() const { return params_; }
-  // Moments by parameter name ("<name>.exp_avg", "<name>.exp_avg_sq"), for checkpoints.
+  // Per parameter: "<name>.exp_avg", "<name>.exp_avg_sq" and "<name>.step" (i64 scalar), for checkpoints.
   NamedTensors state();
-  void load_state(const NamedTensors& state, int64_t step);
+  // Restores what state() saved; `steps` is the number of step calls made so far.
+  void load_state(const NamedTensors& state, int64_t steps);
 
  private:
   ParamList params_;
   Options opt_;
   std::vector<Tensor> m_, v_;
+  std::vector<int64_t> param_steps_;
   int64_t step_ = 0;
 };
 

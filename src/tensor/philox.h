@@ -3,9 +3,12 @@
 // AGF_HD code so that the CPU loops and the CUDA kernels draw bit-identical integers from (key, counter).
 //
 // The project's random numbers are pure functions of (seed, index): the perturbation z_i of the SPSA step and
-// every initialisation draw are regenerated on demand instead of being stored. `normal(seed, i)` uses Philox
+// every initialisation draw are regenerated on demand instead of being stored. The integers are bit-identical on
+// every device; the normals go through logf/sinf/cosf, whose last bit may differ between glibc and CUDA's
+// libdevice (documented at 1-2 ulp), so CPU and GPU normals agree to a few ulp. `normal(seed, i)` uses Philox
 // block i/4 and takes lane i%4, so a kernel that handles 4 consecutive elements makes one Philox call, and any
 // other launch shape gets the same values.
+#include <cmath>
 #include <cstdint>
 
 #include "tensor/hd.h"

@@ -33,8 +33,9 @@ uint64_t PhiloxStream::next_below(uint64_t n) {
 nlohmann::json PhiloxStream::state() const { return {{"seed", seed_}, {"counter", counter_}}; }
 
 PhiloxStream PhiloxStream::from_state(const nlohmann::json& j) {
-  AGF_CHECK(j.is_object() && j.contains("seed") && j.contains("counter"),
-            "RNG state: expected an object with 'seed' and 'counter', got {}", j.dump());
+  AGF_CHECK(j.is_object() && j.contains("seed") && j.contains("counter") && j.at("seed").is_number_unsigned() &&
+                j.at("counter").is_number_unsigned(),
+            "RNG state: expected an object with unsigned integers 'seed' and 'counter', got {}", j.dump());
   return PhiloxStream(j.at("seed").get<uint64_t>(), j.at("counter").get<uint64_t>());
 }
 
@@ -43,6 +44,7 @@ template <bool kNormal>
 void fill_random(Tensor& t, uint64_t seed, uint64_t offset, double a, double b) {
   AGF_CHECK(is_floating(t.dtype()), "random fill of {}: a floating dtype is needed", t.describe());
   Tensor host = t.device().is_cpu() && t.is_contiguous() ? t : empty(t.shape(), t.dtype(), Device::cpu());
+  host.storage()->bump_version();
   dispatch_float(host.dtype(), "random fill", [&]<typename scalar_t>() {
     auto* p = host.data<scalar_t>();
     const int64_t n = host.numel();

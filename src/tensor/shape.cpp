@@ -41,9 +41,9 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* what) {
 }
 
 int64_t wrap_dim(int64_t dim, int64_t ndim, const char* what) {
-  const int64_t n = std::max<int64_t>(ndim, 1);
-  AGF_CHECK(dim >= -n && dim < n, "{}: dim {} out of range for a tensor of {} dims", what, dim, ndim);
-  return dim < 0 ? dim + n : dim;
+  // A 0-dim tensor has no dim to name: callers that index a dim would read past an empty shape.
+  AGF_CHECK(dim >= -ndim && dim < ndim, "{}: dim {} out of range for a tensor of {} dims", what, dim, ndim);
+  return dim < 0 ? dim + ndim : dim;
 }
 
 }  // namespace agf

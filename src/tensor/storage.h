@@ -1,5 +1,7 @@
 #pragma once
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 
 #include "tensor/allocator.h"
@@ -22,6 +24,10 @@ class Storage {
   MemTag tag() const { return tag_; }
   // Moves the bytes to another tag (e.g. a tensor made by ops that becomes a parameter).
   void retag(MemTag tag);
+  // Bumped by every write through an existing tensor (copy_, fill_, the ops' out= and in-place forms), so that
+  // autograd can tell that a tensor it saved for a backward pass was overwritten before that pass ran.
+  uint64_t version() const { return version_.load(std::memory_order_relaxed); }
+  void bump_version() { version_.fetch_add(1, std::memory_order_relaxed); }
 
  private:
   Storage(void* data, size_t nbytes, Device device, MemTag tag, Allocator* alloc)
@@ -31,6 +37,7 @@ class Storage {
   Device device_;
   MemTag tag_;
   Allocator* alloc_;
+  std::atomic<uint64_t> version_{0};
 };
 
 }  // namespace agf

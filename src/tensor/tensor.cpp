@@ -278,6 +278,7 @@ Tensor Tensor::to(DType t) const {
 Tensor& Tensor::copy_(const Tensor& src_in) {
   Tensor src = src_in.shape() == shape() ? src_in : src_in.expand(shape());
   if (numel() == 0) return *this;
+  storage()->bump_version();
   if (src.device() == device()) {
     if (device().is_cpu())
       detail::cpu_strided_copy(*this, src);
@@ -299,6 +300,7 @@ Tensor& Tensor::copy_(const Tensor& src_in) {
 
 Tensor& Tensor::fill_(double value) {
   if (numel() == 0) return *this;
+  storage()->bump_version();
   if (device().is_cuda()) {
     detail::cuda_fill(*this, value);
     return *this;

@@ -51,7 +51,7 @@ class Tensor {
   bool is_contiguous() const;
   std::string describe() const;  // "f32 (2, 3) cpu" for error messages
 
-  // Pointer to the first element. The typed form checks the dtype and, on the host, that the data is on the CPU.
+  // Pointer to the first element (on the tensor's device). The typed form checks the dtype.
   void* raw_data() const;
   template <typename T>
   T* data() const {

@@ -91,6 +91,14 @@ TEST_CASE("checkpoint: 10 steps, save, reload, 10 more = 20 straight, bit-identi
 TEST_CASE("checkpoint: refusals name the file and the mismatch") {
   TempDir dir;
   auto net = make_net();
+  // Exporting the merged backbone leaves the network unmerged; a merged network is never saved for training.
+  fusion::merged_backbone(*net);
+  CHECK(!net->lora_merged());
+  net->merge_lora();
+  CHECK_THROWS_WITH_AS(fusion::save_training_checkpoint(dir.path / "m.safetensors", *net, nullptr, {}),
+                       doctest::Contains("LoRA adapters are merged"), Error);
+  CHECK(!std::filesystem::exists(dir.path / "m.safetensors"));
+  net->unmerge_lora();
   fusion::save_training_checkpoint(dir.path / "a.safetensors", *net, nullptr, {3, {}, PhiloxStream(1)});
   nn::EcgNet other(nn::preset_config("tiny", 6, true));
   CHECK_THROWS_WITH_AS(fusion::load_training_checkpoint(dir.path / "a.safetensors", other, nullptr),

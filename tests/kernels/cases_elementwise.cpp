@@ -74,8 +74,12 @@ void add_unary(std::vector<Case>& cases, const UnarySpec& u) {
     c.op = unary_op_name(u.op);
     c.name = fmt::format("{} {}", shape_str(shape), layout_name(layout));
     c.inputs = {InputSpec{shape, layout, u.lo, u.hi}};
-    c.forward = [u](const std::vector<Tensor>& in, Guard& g) {
-      Tensor out = g.out(in[0].shape(), in[0].dtype(), in[0].device());
+    // The strided-input shape also writes a strided output: element-wise ops take any output strides.
+    const bool strided_out = layout == Layout::strided;
+    if (strided_out) c.name += " out:strided";
+    c.forward = [u, strided_out](const std::vector<Tensor>& in, Guard& g) {
+      Tensor out = strided_out ? g.out_strided(in[0].shape(), in[0].dtype(), in[0].device())
+                               : g.out(in[0].shape(), in[0].dtype(), in[0].device());
       ops::unary_out(out, u.op, in[0], u.param);
       return std::vector<Tensor>{out};
     };
@@ -118,8 +122,12 @@ void add_binary(std::vector<Case>& cases, BinaryOp op) {
     c.name = fmt::format("{} {} {} {}", shape_str(s.a.shape), layout_name(s.a.layout), shape_str(s.b.shape),
                          layout_name(s.b.layout));
     c.inputs = {s.a, s.b};
-    c.forward = [op](const std::vector<Tensor>& in, Guard& g) {
-      Tensor out = g.out(broadcast_shapes(in[0].shape(), in[1].shape()), in[0].dtype(), in[0].device());
+    const bool strided_out = s.b.layout == Layout::strided;
+    if (strided_out) c.name += " out:strided";
+    c.forward = [op, strided_out](const std::vector<Tensor>& in, Guard& g) {
+      const Shape shape = broadcast_shapes(in[0].shape(), in[1].shape());
+      Tensor out = strided_out ? g.out_strided(shape, in[0].dtype(), in[0].device())
+                               : g.out(shape, in[0].dtype(), in[0].device());
       ops::binary_out(out, op, in[0], in[1]);
       return std::vector<Tensor>{out};
     };

@@ -51,6 +51,20 @@ Tensor Guard::out(const Shape& shape, DType dtype, Device device) {
 
 Tensor Guard::zeros(const Shape& shape, DType dtype, Device device) { return out(shape, dtype, device).zero_(); }
 
+Tensor Guard::out_strided(const Shape& shape, DType dtype, Device device) {
+  AGF_CHECK(!shape.empty(), "harness: a strided output needs at least one dim");
+  if (!checked_) return empty(shape, dtype, device);
+  Shape wide = shape;
+  wide.back() = 2 * shape.back() + 1;
+  const int64_t n = shape_numel(wide);
+  Tensor host = host_pattern(n + 2 * kGuardElems, dtype);
+  Tensor view = host.narrow(0, kGuardElems, n).view(wide).slice(-1, 1, wide.back(), 2);
+  if (is_floating(dtype)) view.fill_(std::numeric_limits<double>::quiet_NaN());
+  Tensor buffer = host.to(device);
+  slots_.push_back({buffer, n, wide.back()});
+  return buffer.narrow(0, kGuardElems, n).view(wide).slice(-1, 1, wide.back(), 2);
+}
+
 std::string Guard::verify() const {
   for (size_t s = 0; s < slots_.size(); ++s) {
     Tensor host = slots_[s].buffer.to(Device::cpu());
@@ -61,6 +75,13 @@ std::string Guard::verify() const {
       if (bytes[b] != kSentinel) return fmt::format("output {}: guard byte {} before the data overwritten", s, b);
       const size_t after = (kGuardElems + n) * es + b;
       if (bytes[after] != kSentinel) return fmt::format("output {}: guard byte {} after the data overwritten", s, b);
+    }
+    const int64_t row = slots_[s].row;
+    for (int64_t e = 0; row > 0 && e < static_cast<int64_t>(n); ++e) {
+      if ((e % row) % 2 == 1) continue;  // data: the odd positions of each row
+      const uint8_t* p = bytes + (kGuardElems + e) * es;
+      for (size_t b = 0; b < es; ++b)
+        if (p[b] != kSentinel) return fmt::format("output {}: the gap at element {} of a strided output written", s, e);
     }
   }
   return {};

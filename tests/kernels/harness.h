@@ -57,13 +57,17 @@ class Guard {
   static constexpr int64_t kGuardElems = 67;  // odd, so vectorised overruns of any width land in it
   Tensor out(const Shape& shape, DType dtype, Device device);
   Tensor zeros(const Shape& shape, DType dtype, Device device);  // for kernels that accumulate into their output
+  // A non-contiguous output (every other element of the last dim) for ops that accept any output strides; the gaps
+  // between its elements are guarded too.
+  Tensor out_strided(const Shape& shape, DType dtype, Device device);
   // Empty when all guards are intact, else which output and where it was overwritten.
   std::string verify() const;
 
  private:
   struct Slot {
     Tensor buffer;
-    int64_t n;
+    int64_t n;          // elements between the guards
+    int64_t row = 0;    // strided slots: the width of a row (2 * last dim + 1); the odd positions are the data
   };
   bool checked_;
   std::vector<Slot> slots_;

@@ -126,3 +126,16 @@ TEST_CASE("gradient gate: identity forward, per-sample masked backward") {
   Tensor open = ones({4}, DType::f64);
   expect_gradcheck([&] { return ag::square(ag::gradient_gate(ag::tanh(z), open)); }, {z});
 }
+
+TEST_CASE("autograd: a saved tensor overwritten before backward is an error, not a wrong gradient") {
+  Tensor w = leaf64({3, 4}, 60), x = leaf64({2, 3}, 61);
+  Tensor loss = ag::sum(ag::matmul(x, w));  // matmul saves x and w
+  {
+    NoGradGuard ng;
+    ops::perturb_(w, 5, 0, 1e-3);  // e.g. a perturbation or an optimizer step between forward and backward
+  }
+  CHECK_THROWS_WITH_AS(backward(loss), doctest::Contains("backward of matmul: a tensor saved for the gradient"), Error);
+  Tensor ok = ag::sum(ag::matmul(x, w));
+  backward(ok);  // a fresh forward after the write is fine
+  CHECK(grad(x).defined());
+}

@@ -147,3 +147,17 @@ TEST_CASE("LoRA: a merge whose result is not finite is refused and leaves the we
   CHECK(!lin.lora().merged);
   CHECK(lin.weight.to_vector<float>() == w);
 }
+
+TEST_CASE("LoRA: a whole-network merge is all or nothing, and a refusal names the layer") {
+  EcgNet net(preset_config("tinylight", 6, true), 1);
+  net.enable_lora({4, 4.0}, 2);
+  {
+    NoGradGuard ng;
+    for (auto& [n, t] : net.named_parameters())
+      if (n == "transformer_layers.0.fc2.lora_B") t->fill_(INFINITY);
+  }
+  const auto before = net.encoder_layers->child("0")->named_parameters()[0].second->to_vector<float>();
+  CHECK_THROWS_WITH_AS(net.merge_lora(), doctest::Contains("'transformer_layers.0.fc2'"), Error);
+  CHECK(!net.lora_merged());
+  CHECK(net.encoder_layers->child("0")->named_parameters()[0].second->to_vector<float>() == before);
+}

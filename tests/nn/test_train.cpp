@@ -57,6 +57,35 @@ TEST_CASE("AdamW: three steps match a float64 transcription of torch.optim.AdamW
   for (int i = 0; i < 3; ++i) CHECK(got[i] == doctest::Approx(ref[i]).epsilon(1e-12));
 }
 
+TEST_CASE("AdamW: each parameter counts its own steps, and the state round-trips") {
+  // q gets no gradient for two steps; its first update must then be a first step (bias corrections at t = 1).
+  Tensor p = from_vector<double>({0.5}, {1}), q = from_vector<double>({0.5}, {1});
+  set_requires_grad(p, true);
+  set_requires_grad(q, true);
+  AdamW opt({{"p", &p}, {"q", &q}}, AdamW::Options{0.9, 0.999, 1e-8, 0.0});
+  for (int s = 0; s < 3; ++s) {
+    zero_grad(p);
+    zero_grad(q);
+    if (s < 2) backward(ag::sum(p));
+    else backward(ag::sum(ag::add(p, q)));
+    opt.step(0.1);
+  }
+  // A first AdamW step moves a parameter by lr * g / (|g| + eps) = 0.1.
+  CHECK(q.item<double>() == doctest::Approx(0.4).epsilon(1e-9));
+  AdamW copy({{"p", &p}, {"q", &q}}, AdamW::Options{0.9, 0.999, 1e-8, 0.0});
+  copy.load_state(opt.state(), opt.steps());
+  CHECK(copy.steps() == 3);
+  const auto st = copy.state();
+  int64_t q_step = -1;
+  for (auto& [n, t] : st)
+    if (n == "q.step") q_step = t.item<int64_t>();
+  CHECK(q_step == 1);
+  NamedTensors partial;
+  for (auto& [n, t] : opt.state())
+    if (n != "p.exp_avg_sq") partial.emplace_back(n, t);
+  CHECK_THROWS_WITH_AS(copy.load_state(partial, 3), doctest::Contains("optimizer state of 'p' is incomplete"), Error);
+}
+
 TEST_CASE("SGD with momentum and LR schedules: known values") {
   Tensor p = from_vector<double>({1.0}, {1});
   set_requires_grad(p, true);

@@ -55,7 +55,7 @@ AGF_GPU_TEST("CUDA: the caching allocator reports to the ledger exactly and reus
   CHECK(L.reserved() == reserved);
 }
 
-AGF_GPU_TEST("CUDA: perturbation is bit-identical to the CPU, and +a, -2a, +a returns within 4 ulp") {
+AGF_GPU_TEST("CUDA: perturbation agrees with the CPU to a few ulp, and +a, -2a, +a returns within 4 ulp") {
   const int64_t n = 1 << 20 | 3;
   Tensor theta = empty({n});
   fill_normal_(theta, 2, 0, 0.0, 0.05);
@@ -63,7 +63,15 @@ AGF_GPU_TEST("CUDA: perturbation is bit-identical to the CPU, and +a, -2a, +a re
   Tensor gpu = theta.to(Device::cuda(0));
   ops::perturb_(cpu, 77, 5, 1e-3);
   ops::perturb_(gpu, 77, 5, 1e-3);
-  CHECK(gpu.to(Device::cpu()).to_vector<float>() == cpu.to_vector<float>());
+  // Same Philox integers; logf/sinf/cosf may differ in the last bit between glibc and libdevice, so z does too.
+  const auto on_gpu = gpu.to(Device::cpu()).to_vector<float>(), on_cpu = cpu.to_vector<float>(),
+             theta0 = theta.to_vector<float>();
+  int64_t far = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const float s = std::max(std::fabs(theta0[i]), 1e-3f * std::fabs(philox::normal(77, 5 + i)));
+    if (std::fabs(on_gpu[i] - on_cpu[i]) > 4 * (std::nextafter(s, INFINITY) - s)) ++far;
+  }
+  CHECK(far == 0);
   ops::perturb_(gpu, 77, 5, -2e-3);
   ops::perturb_(gpu, 77, 5, 1e-3);
   const auto back = gpu.to(Device::cpu()).to_vector<float>(), start = theta.to_vector<float>();

@@ -111,6 +111,13 @@ TEST_CASE("tensor: bad arguments name the shapes at fault") {
   CHECK_THROWS_WITH_AS(parse_device("tpu"), doctest::Contains("unknown device 'tpu'"), Error);
   CHECK_THROWS_WITH_AS(parse_dtype("float8"), doctest::Contains("unknown dtype 'float8'"), Error);
   CHECK(parse_device("cuda:1") == Device::cuda(1));
+  // A 0-dim tensor has no dim 0 or -1 to index.
+  Tensor s = scalar_tensor(3.0);
+  CHECK_THROWS_WITH_AS(s.size(0), doctest::Contains("dim 0 out of range for a tensor of 0 dims"), Error);
+  CHECK_THROWS_WITH_AS(s.select(0, 0), doctest::Contains("out of range"), Error);
+  CHECK_THROWS_WITH_AS(s.narrow(-1, 0, 1), doctest::Contains("out of range"), Error);
+  CHECK_THROWS_WITH_AS(s.transpose(0, 0), doctest::Contains("out of range"), Error);
+  CHECK(s.unsqueeze(0).shape() == Shape{1});
 }
 
 TEST_CASE("tensor: CUDA requests without a device fail with the reason") {

@@ -137,19 +137,21 @@ void max_dim_backward(const Tensor& grad_x, const Tensor& grad_values, const Ten
     const auto* ip = indices.data<int64_t>();
     Shape kept = grad_x.shape();
     kept[dim] = 1;
-    std::atomic<int64_t> bad{-1};  // exceptions cannot leave an OpenMP region: record, then throw after it
+    // Exceptions cannot leave an OpenMP region: record the first bad index, then throw after it.
+    std::atomic<bool> any_bad{false};
+    std::atomic<int64_t> bad{0};
     StridedPlan<3>(kept, {grad_x.strides().data(), grad_values.strides().data(), indices.strides().data()})
         .run([&](const std::array<int64_t, 3>& off, int64_t n, const std::array<int64_t, 3>& st) {
           for (int64_t i = 0; i < n; ++i) {
             const int64_t arg = ip[off[2] + i * st[2]];
             if (arg < 0 || arg >= n_red) {
-              bad = arg;
+              if (!any_bad.exchange(true)) bad = arg;
               continue;
             }
             gx[off[0] + i * st[0] + arg * red_stride] += gv[off[1] + i * st[1]];
           }
         });
-    AGF_CHECK(bad.load() < 0, "max backward: index {} out of range [0, {})", bad.load(), n_red);
+    AGF_CHECK(!any_bad.load(), "max backward: index {} out of range [0, {})", bad.load(), n_red);
   });
 }
 
