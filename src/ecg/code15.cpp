@@ -3,6 +3,7 @@
 #include <H5Cpp.h>
 
 #include "ecg/csv_table.h"
+#include "ecg/h5_threadsafe.h"  // parts are read on collect_code15's worker threads
 #include "ecg/leads.h"
 #include "ecg/record_error.h"
 #include "tensor/error.h"
@@ -91,12 +92,21 @@ Code15Part::Code15Part(const std::filesystem::path& hdf5) : path_(hdf5) {
     H5::DataSet ids = h5_->file.openDataSet("exam_id");
     if (h5_->tracings.getTypeClass() != H5T_FLOAT) fail_part(hdf5, "'tracings' is not a floating-point dataset");
     if (ids.getTypeClass() != H5T_INTEGER) fail_part(hdf5, "'exam_id' is not an integer dataset");
+    // The dims come from the file and size what is allocated (exam ids now, a row per read): a tiny file can
+    // declare a chunked dataset of any extent without storing it, so they are bounded before they are trusted.
     auto td = dims_of(h5_->tracings), id = dims_of(ids);
     if (td.size() != 3 || td[1] < 1 || td[2] != kStandardLeadCount)
       fail_part(hdf5, fmt::format("'tracings' has shape ({}), expected (N, samples, {})", fmt::join(td, ", "),
                                   kStandardLeadCount));
+    if (td[1] > static_cast<hsize_t>(kCode15MaxSamplesPerExam))
+      fail_part(hdf5, fmt::format("'tracings' has {} samples per exam, more than {} (CODE-15 has 4096)", td[1],
+                                  kCode15MaxSamplesPerExam));
+    if (td[0] > static_cast<hsize_t>(kCode15MaxExamsPerPart))
+      fail_part(hdf5, fmt::format("'tracings' has {} exams, more than {} per part (CODE-15's parts hold ~20000)",
+                                  td[0], kCode15MaxExamsPerPart));
     if (id.size() != 1 || id[0] != td[0])
-      fail_part(hdf5, fmt::format("'exam_id' has shape ({}), expected ({},)", fmt::join(id, ", "), td[0]));
+      fail_part(hdf5, fmt::format("'exam_id' has shape ({}), expected ({},) as 'tracings'", fmt::join(id, ", "),
+                                  td[0]));
     n_samples_ = static_cast<int64_t>(td[1]);
     n_leads_ = static_cast<int64_t>(td[2]);
     exam_ids_.resize(static_cast<size_t>(id[0]));

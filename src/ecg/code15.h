@@ -18,6 +18,10 @@
 namespace agf::ecg {
 
 inline constexpr double kCode15Fs = 400.0;
+// Bounds on a part's dims, checked before they size any allocation (a part's file is untrusted input): the real
+// parts hold ~20000 exams of 4096 samples each.
+inline constexpr int64_t kCode15MaxSamplesPerExam = int64_t{1} << 20;
+inline constexpr int64_t kCode15MaxExamsPerPart = int64_t{1} << 22;
 
 struct Code15Exam {
   int64_t exam_id = 0;

@@ -1,5 +1,7 @@
 #include "ecg/csv_table.h"
 
+#include <cmath>
+
 #include "ecg/text_util.h"
 #include "tensor/error.h"
 
@@ -83,8 +85,12 @@ int64_t CsvTable::int_cell(int64_t r, int64_t c) const {
   if (!v) {
     // pandas writes integer columns holding a missing value as floats ("123.0").
     auto d = text::parse_double(cell(r, c));
-    AGF_CHECK(d && *d == static_cast<double>(static_cast<int64_t>(*d)), "{}: '{}' is not an integer", where(r, c),
-              cell(r, c));
+    AGF_CHECK(d.has_value(), "{}: '{}' is not an integer", where(r, c), cell(r, c));
+    // Range first: converting a double outside int64's range (or NaN) to int64 is undefined behaviour.
+    // -2^63 is exact in double; 2^63 is the first value past the top.
+    constexpr double lo = -9223372036854775808.0, hi = 9223372036854775808.0;
+    AGF_CHECK(*d >= lo && *d < hi, "{}: '{}' is outside the 64-bit integer range", where(r, c), cell(r, c));
+    AGF_CHECK(*d == std::trunc(*d), "{}: '{}' is not an integer", where(r, c), cell(r, c));
     return static_cast<int64_t>(*d);
   }
   return *v;

@@ -158,7 +158,8 @@ void write_string_dataset(hid_t loc, const char* name, const std::vector<std::st
                                     where, what.c_str());
 }
 
-std::vector<std::string> read_string_dataset(hid_t loc, const char* name, const std::string& where) {
+std::vector<std::string> read_string_dataset(hid_t loc, const char* name, const std::string& where, size_t max_count,
+                                             size_t max_width) {
   const std::string what = fmt::format("reading dataset '{}'", name);
   if (H5Lexists(loc, name, H5P_DEFAULT) <= 0) AGF_FAIL("{}: dataset '{}' is missing", where, name);
   Handle ds(check_id(H5Dopen2(loc, name, H5P_DEFAULT), where, what.c_str()));
@@ -168,6 +169,13 @@ std::vector<std::string> read_string_dataset(hid_t loc, const char* name, const 
   const auto dims = dataset_dims(ds.get(), where);
   if (dims.size() != 1) AGF_FAIL("{}: dataset '{}' has {} dimensions, expected 1", where, name, dims.size());
   const size_t width = H5Tget_size(type.get());
+  if (dims[0] > max_count)
+    AGF_FAIL("{}: dataset '{}' has {} entries, more than the {} expected", where, name, dims[0], max_count);
+  if (width < 1 || width > max_width)
+    AGF_FAIL("{}: dataset '{}' holds strings of {} bytes, outside 1..{}", where, name, width, max_width);
+  if (dims[0] * width > kMaxStringDatasetBytes)
+    AGF_FAIL("{}: dataset '{}' holds {} strings of {} bytes, more than {} bytes in all", where, name, dims[0], width,
+             kMaxStringDatasetBytes);
   std::vector<char> packed(width * dims[0] + 1, '\0');
   if (dims[0] > 0) check_status(H5Dread(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, packed.data()), where,
                                 what.c_str());
@@ -191,12 +199,14 @@ void write_i64_dataset(hid_t loc, const char* name, const std::vector<int64_t>& 
                  what.c_str());
 }
 
-std::vector<int64_t> read_i64_dataset(hid_t loc, const char* name, const std::string& where) {
+std::vector<int64_t> read_i64_dataset(hid_t loc, const char* name, const std::string& where, size_t max_count) {
   const std::string what = fmt::format("reading dataset '{}'", name);
   if (H5Lexists(loc, name, H5P_DEFAULT) <= 0) AGF_FAIL("{}: dataset '{}' is missing", where, name);
   Handle ds(check_id(H5Dopen2(loc, name, H5P_DEFAULT), where, what.c_str()));
   const auto dims = dataset_dims(ds.get(), where);
   if (dims.size() != 1) AGF_FAIL("{}: dataset '{}' has {} dimensions, expected 1", where, name, dims.size());
+  if (dims[0] > max_count)
+    AGF_FAIL("{}: dataset '{}' has {} entries, more than the {} expected", where, name, dims[0], max_count);
   std::vector<int64_t> out(dims[0]);
   if (!out.empty())
     check_status(H5Dread(ds.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()), where, what.c_str());

@@ -71,14 +71,19 @@ double read_attr_double(hid_t obj, const char* name, const std::string& where);
 int64_t read_attr_int(hid_t obj, const char* name, const std::string& where);
 std::string read_attr_string(hid_t obj, const char* name, const std::string& where);
 
-// A 1-D dataset of fixed-length, NUL-padded strings (width = the longest, at least 1), contiguous.
+// A 1-D dataset of fixed-length, NUL-padded strings (width = the longest, at least 1), contiguous. The reader refuses
+// more than max_count strings, a width over max_width bytes or more than kMaxStringDatasetBytes in all before it
+// allocates: a file's dims are untrusted (a tiny file can declare a huge dataset it never stores).
 void write_string_dataset(hid_t loc, const char* name, const std::vector<std::string>& values,
                           const std::string& where);
-std::vector<std::string> read_string_dataset(hid_t loc, const char* name, const std::string& where);
+inline constexpr size_t kMaxStringDatasetBytes = size_t{1} << 28;  // count * width, checked before reading
+std::vector<std::string> read_string_dataset(hid_t loc, const char* name, const std::string& where, size_t max_count,
+                                             size_t max_width = 4096);
 
-// A 1-D int64 dataset (split index arrays), contiguous; an empty vector makes a dataset of extent 0.
+// A 1-D int64 dataset (split index arrays), contiguous; an empty vector makes a dataset of extent 0. The reader
+// refuses more than max_count values before allocating.
 void write_i64_dataset(hid_t loc, const char* name, const std::vector<int64_t>& values, const std::string& where);
-std::vector<int64_t> read_i64_dataset(hid_t loc, const char* name, const std::string& where);
+std::vector<int64_t> read_i64_dataset(hid_t loc, const char* name, const std::string& where, size_t max_count);
 
 // Extent of a dataset, one entry per dimension.
 std::vector<hsize_t> dataset_dims(hid_t dataset, const std::string& where);

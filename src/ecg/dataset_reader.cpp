@@ -41,6 +41,9 @@ std::vector<DatasetClass> read_classes(hid_t file, const std::string& where) {
   const size_t w_code = H5Tget_size(code_t.get()), w_abbr = H5Tget_size(abbr_t.get());
   const auto dims = h5::dataset_dims(ds.get(), where);
   if (dims.size() != 1) AGF_FAIL("{}: dataset 'classes' has {} dimensions, expected 1", where, dims.size());
+  if (dims[0] > static_cast<hsize_t>(kDatasetMaxClasses))
+    AGF_FAIL("{}: dataset 'classes' has {} entries, more than {}", where, dims[0], kDatasetMaxClasses);
+  if (record < 1 || record > 4096) AGF_FAIL("{}: dataset 'classes' has {}-byte entries, outside 1..4096", where, record);
   std::vector<char> packed(record * dims[0] + 1, '\0');
   if (dims[0] > 0)
     h5::check_status(H5Dread(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, packed.data()), where,
@@ -88,7 +91,7 @@ std::optional<DatasetSplits> read_splits(hid_t file, int64_t n, const std::strin
   s.config.val_fraction = h5::read_attr_double(group.get(), "val_fraction", where + " /splits");
   for (SplitPart p : {SplitPart::train, SplitPart::val, SplitPart::test}) {
     const std::string name(split_part_name(p));
-    s.part(p) = h5::read_i64_dataset(group.get(), name.c_str(), where + " /splits");
+    s.part(p) = h5::read_i64_dataset(group.get(), name.c_str(), where + " /splits", static_cast<size_t>(n));
     for (int64_t i : s.part(p))
       AGF_CHECK(i >= 0 && i < n, "{}: /splits/{} names row {}, outside 0..{}", where, name, i, n - 1);
   }
@@ -106,6 +109,8 @@ DatasetReader::DatasetReader(const fs::path& path) : path_(path), h5_(std::make_
   h5_->file = h5::Handle(h5::check_id(H5Fopen(where.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), where, "opening"));
   const hid_t file = h5_->file.get();
   info_ = read_info(file, where);
+  AGF_CHECK(info_.length >= 1 && info_.length <= kDatasetMaxLength, "{}: attribute 'length' is {}, outside 1..{}",
+            where, info_.length, kDatasetMaxLength);
 
   if (H5Lexists(file, "signals", H5P_DEFAULT) <= 0) AGF_FAIL("{}: dataset 'signals' is missing", where);
   h5_->signals = h5::Handle(h5::check_id(H5Dopen2(file, "signals", H5P_DEFAULT), where, "opening 'signals'"));
@@ -113,6 +118,8 @@ DatasetReader::DatasetReader(const fs::path& path) : path_(path), h5_(std::make_
   AGF_CHECK(sd.size() == 3 && sd[1] == kStandardLeadCount && sd[2] == static_cast<hsize_t>(info_.length),
             "{}: 'signals' has shape ({}), expected (N, {}, {})", where, fmt::join(sd, ", "), kStandardLeadCount,
             info_.length);
+  AGF_CHECK(sd[0] <= static_cast<hsize_t>(kDatasetMaxRecords), "{}: 'signals' has {} records, more than {}", where,
+            sd[0], kDatasetMaxRecords);
   n_ = static_cast<int64_t>(sd[0]);
   h5_->file_space = h5::Handle(h5::check_id(H5Dget_space(h5_->signals.get()), where, "reading the signals space"));
   // Same rank and shape as the file selection: HDF5 then copies the chunk whole instead of element by element.
@@ -120,14 +127,17 @@ DatasetReader::DatasetReader(const fs::path& path) : path_(path), h5_(std::make_
   h5_->row_space = h5::Handle(h5::check_id(H5Screate_simple(3, row_dims, nullptr), where, "creating a dataspace"));
 
   classes_ = read_classes(file, where);
-  record_ids_ = h5::read_string_dataset(file, "record_ids", where);
-  AGF_CHECK(static_cast<int64_t>(record_ids_.size()) == n_, "{}: {} record ids for {} records", where,
-            record_ids_.size(), n_);
+  // Every size is checked before the first of these allocations.
   if (H5Lexists(file, "labels", H5P_DEFAULT) <= 0) AGF_FAIL("{}: dataset 'labels' is missing", where);
   h5::Handle labels(h5::check_id(H5Dopen2(file, "labels", H5P_DEFAULT), where, "opening 'labels'"));
   const auto ld = h5::dataset_dims(labels.get(), where);
   AGF_CHECK(ld.size() == 2 && ld[0] == static_cast<hsize_t>(n_) && ld[1] == classes_.size(),
             "{}: 'labels' has shape ({}), expected ({}, {})", where, fmt::join(ld, ", "), n_, classes_.size());
+  AGF_CHECK(n_ * num_classes() <= kDatasetMaxLabelBytes, "{}: 'labels' has {} x {} entries, more than {} in all",
+            where, n_, num_classes(), kDatasetMaxLabelBytes);
+  record_ids_ = h5::read_string_dataset(file, "record_ids", where, static_cast<size_t>(n_), kDatasetMaxRecordIdWidth);
+  AGF_CHECK(static_cast<int64_t>(record_ids_.size()) == n_, "{}: {} record ids for {} records", where,
+            record_ids_.size(), n_);
   labels_.resize(static_cast<size_t>(n_) * classes_.size());
   if (!labels_.empty())
     h5::check_status(H5Dread(labels.get(), H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, labels_.data()), where,

@@ -15,6 +15,15 @@
 
 namespace agf::ecg {
 
+// What a reader accepts from a file's dims and attributes before they size an allocation (a file is untrusted input:
+// a 2 KB file can declare datasets of any extent that it never stores). Far above any real dataset: CODE-15 is 345k
+// records of 6 classes, the Challenge sets at most ~45k records of 30.
+inline constexpr int64_t kDatasetMaxLength = int64_t{1} << 20;        // T
+inline constexpr int64_t kDatasetMaxRecords = int64_t{1} << 22;       // N (4M)
+inline constexpr int64_t kDatasetMaxClasses = 4096;                   // K
+inline constexpr int64_t kDatasetMaxLabelBytes = int64_t{1} << 28;    // N * K of /labels
+inline constexpr int64_t kDatasetMaxRecordIdWidth = 1024;             // bytes per /record_ids string
+
 class DatasetReader {
  public:
   explicit DatasetReader(const std::filesystem::path& path);

@@ -101,7 +101,8 @@ std::vector<DataFileGroup> group_by_file(const WfdbHeader& h, const std::string&
   return groups;
 }
 
-void read_mat_group(Record& r, const DataFileGroup& g, const fs::path& path) {
+// The MAT v4 file of a group, checked against the header (dims, byte offset).
+MatV4Int16 parse_mat_group(const Record& r, const DataFileGroup& g, const fs::path& path) {
   MatV4Int16 m = read_mat_v4_int16(path, r.id);
   const int64_t k = static_cast<int64_t>(g.leads.size());
   const int64_t offset = r.header.leads[static_cast<size_t>(g.leads.front())].byte_offset;
@@ -113,32 +114,66 @@ void read_mat_group(Record& r, const DataFileGroup& g, const fs::path& path) {
     fail_record(RecordProblem::bad_header, r.id,
                 fmt::format("header says samples start at byte {} of {}, the MAT v4 data starts at byte {}", offset,
                             path.string(), m.data_offset));
+  return m;
+}
+
+// The data file's size, or a RecordError(missing_file) naming the record.
+uint64_t data_file_size(const Record& r, const fs::path& path) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec))
+    fail_record(RecordProblem::missing_file, r.id, fmt::format("data file {} does not exist", path.string()));
+  const uint64_t size = fs::file_size(path, ec);
+  if (ec) fail_record(RecordProblem::missing_file, r.id, fmt::format("cannot stat {}: {}", path.string(), ec.message()));
+  return size;
+}
+
+// Checks from the file's size that the data file can hold what the .hea promises, before the samples are allocated:
+// a header is a few hundred bytes of text that may claim up to 2^31 samples per lead, so trusting it would let a tiny
+// record allocate gigabytes (or throw a std::bad_alloc that names no file). After this, what the reader allocates is
+// bounded by the bytes really on disk.
+void check_data_file_size(const Record& r, const DataFileGroup& g, const fs::path& path, bool mat) {
+  const uint64_t size = data_file_size(r, path);
+  const uint64_t k = g.leads.size();
+  const uint64_t offset = static_cast<uint64_t>(r.header.leads[static_cast<size_t>(g.leads.front())].byte_offset);
+  // n_leads <= 64 and n_samples <= 2^31 (the header parser's bounds): 2 * k * n fits in 64 bits.
+  const uint64_t data_bytes = 2 * k * static_cast<uint64_t>(r.n_samples());
+  if (mat) {
+    if (offset <= size && data_bytes <= size - offset) return;  // enough bytes: the MAT v4 parser checks the rest
+    // Too small for the header's promise. The MAT v4 parser names the disagreement (its own dims against the
+    // header's, a truncated matrix, a bad layout) while allocating no more than the file's real size.
+    parse_mat_group(r, g, path);
+    fail_record(RecordProblem::truncated, r.id,
+                fmt::format("{} is {} bytes, but the header's {} leads x {} samples of int16 after byte {} need {}",
+                            path.string(), size, k, r.n_samples(), offset, offset + data_bytes));
+  }
+  if (offset > size || size - offset < data_bytes)
+    fail_record(RecordProblem::truncated, r.id,
+                fmt::format("{} is {} bytes, but {} leads x {} samples of format 16 after byte {} need {}",
+                            path.string(), size, k, r.n_samples(), offset, offset + data_bytes));
+  if (size - offset > data_bytes)
+    fail_record(RecordProblem::dims_mismatch, r.id,
+                fmt::format("{} is {} bytes, {} more than {} leads x {} samples need", path.string(), size,
+                            size - offset - data_bytes, k, r.n_samples()));
+}
+
+bool is_mat_file(const fs::path& path) { return text::to_lower(path.extension().string()) == ".mat"; }
+
+void read_mat_group(Record& r, const DataFileGroup& g, const fs::path& path) {
+  const MatV4Int16 m = parse_mat_group(r, g, path);
+  const auto k = static_cast<int64_t>(g.leads.size());
   for (int64_t j = 0; j < k; ++j) {
     int16_t* dst = r.adc.data() + g.leads[static_cast<size_t>(j)] * r.n_samples();
     for (int64_t s = 0; s < r.n_samples(); ++s) dst[s] = m.at(j, s);
   }
 }
 
+// The file's size was checked against the header by check_data_file_size.
 void read_format16_group(Record& r, const DataFileGroup& g, const fs::path& path) {
-  std::error_code ec;
-  if (!fs::is_regular_file(path, ec))
-    fail_record(RecordProblem::missing_file, r.id, fmt::format("data file {} does not exist", path.string()));
   const uint64_t k = g.leads.size();
   const uint64_t offset = static_cast<uint64_t>(r.header.leads[static_cast<size_t>(g.leads.front())].byte_offset);
-  const uint64_t expected = offset + 2 * k * static_cast<uint64_t>(r.n_samples());
-  const uint64_t size = fs::file_size(path, ec);
-  if (ec) fail_record(RecordProblem::missing_file, r.id, fmt::format("cannot stat {}: {}", path.string(), ec.message()));
-  if (size < expected)
-    fail_record(RecordProblem::truncated, r.id,
-                fmt::format("{} is {} bytes, but {} leads x {} samples of format 16 after byte {} need {}",
-                            path.string(), size, k, r.n_samples(), offset, expected));
-  if (size > expected)
-    fail_record(RecordProblem::dims_mismatch, r.id,
-                fmt::format("{} is {} bytes, {} more than {} leads x {} samples need", path.string(), size,
-                            size - expected, k, r.n_samples()));
   std::ifstream in(path, std::ios::binary);
   in.seekg(static_cast<std::streamoff>(offset));
-  std::vector<unsigned char> buf(static_cast<size_t>(expected - offset));
+  std::vector<unsigned char> buf(static_cast<size_t>(2 * k * static_cast<uint64_t>(r.n_samples())));
   in.read(reinterpret_cast<char*>(buf.data()), static_cast<std::streamsize>(buf.size()));
   if (!in) fail_record(RecordProblem::truncated, r.id, fmt::format("short read of {}", path.string()));
   for (int64_t s = 0; s < r.n_samples(); ++s)
@@ -156,11 +191,14 @@ Record read_challenge_record(const fs::path& hea_or_stem) {
   r.header_path = header_path_of(hea_or_stem);
   r.id = r.header_path.stem().string();
   r.header = read_wfdb_header(r.header_path);
-  r.adc.assign(static_cast<size_t>(r.n_leads() * r.n_samples()), 0);
   const fs::path dir = r.header_path.parent_path();
-  for (const DataFileGroup& g : group_by_file(r.header, r.id)) {
-    fs::path path = dir / g.file;
-    if (text::to_lower(path.extension().string()) == ".mat")
+  const std::vector<DataFileGroup> groups = group_by_file(r.header, r.id);
+  // Every data file holds what the header promises before the samples are allocated (see check_data_file_size).
+  for (const DataFileGroup& g : groups) check_data_file_size(r, g, dir / g.file, is_mat_file(dir / g.file));
+  r.adc.assign(static_cast<size_t>(r.n_leads() * r.n_samples()), 0);
+  for (const DataFileGroup& g : groups) {
+    const fs::path path = dir / g.file;
+    if (is_mat_file(path))
       read_mat_group(r, g, path);
     else
       read_format16_group(r, g, path);

@@ -137,6 +137,66 @@ TEST_CASE("code15: exams.csv joined on exam_id, not on file order") {
   CHECK_THROWS_WITH_AS(Code15ExamTable::load(dir / "short.csv"), doctest::Contains("no column 'is_male'"), agf::Error);
 }
 
+TEST_CASE("csv: integer cells written as floats are range-checked before conversion") {
+  const CsvTable t = CsvTable::parse("id,n\na,123.0\nb,1e300\nc,-1e300\nd,9223372036854775807.0\ne,"
+                                     "-9223372036854775808.0\nf,2.5\ng,-4e18\n",
+                                     "t.csv");
+  CHECK(t.int_cell(0, 1) == 123);  // pandas writes integer columns holding a missing value as floats
+  CHECK_THROWS_WITH_AS(t.int_cell(1, 1),
+                       doctest::Contains("t.csv data row 2 column 'n': '1e300' is outside the 64-bit integer range"),
+                       agf::Error);
+  CHECK_THROWS_WITH_AS(t.int_cell(2, 1), doctest::Contains("'-1e300' is outside the 64-bit integer range"),
+                       agf::Error);
+  // 2^63 - 1 rounds to 2^63 in double: one past the top.
+  CHECK_THROWS_WITH_AS(t.int_cell(3, 1), doctest::Contains("row 4 column 'n'"), agf::Error);
+  CHECK(t.int_cell(4, 1) == INT64_MIN);  // -2^63 is exact
+  CHECK_THROWS_WITH_AS(t.int_cell(5, 1), doctest::Contains("'2.5' is not an integer"), agf::Error);
+  CHECK(t.int_cell(6, 1) == -4000000000000000000);
+}
+
+TEST_CASE("code15: dims declared by a part are bounded before they size an allocation") {
+  // A chunked dataset that is never written costs the file nothing, whatever extent it declares: a 2 KB part can
+  // claim 2^34 samples per exam, or 2^30 exams.
+  ScratchDir dir;
+  auto craft = [&](const std::string& name, hsize_t n, hsize_t samples, hsize_t leads, hsize_t n_ids) {
+    const fs::path p = dir / name;
+    H5::H5File f(p.string(), H5F_ACC_TRUNC);
+    const hsize_t dims[3] = {n, samples, leads}, chunk[3] = {1, 1024, leads};
+    H5::DSetCreatPropList tp;
+    tp.setChunk(3, chunk);
+    f.createDataSet("tracings", H5::PredType::IEEE_F32LE, H5::DataSpace(3, dims), tp);
+    // A fixed-size dataset's chunk may not exceed its extent.
+    const hsize_t id_dims[1] = {n_ids}, id_chunk[1] = {std::min<hsize_t>(n_ids, 1024)};
+    H5::DSetCreatPropList ip;
+    ip.setChunk(1, id_chunk);
+    f.createDataSet("exam_id", H5::PredType::STD_I64LE, H5::DataSpace(1, id_dims), ip);
+    return p;
+  };
+  const fs::path long_exams = craft("long.hdf5", 3, hsize_t{1} << 34, 12, 3);
+  CHECK(fs::file_size(long_exams) < 20000);
+  const std::string want_long = long_exams.string() + ": 'tracings' has 17179869184 samples per exam, more than " +
+                                std::to_string(kCode15MaxSamplesPerExam);
+  CHECK_THROWS_WITH_AS(Code15Part{long_exams}, doctest::Contains(want_long.c_str()), RecordError);
+  CHECK(open_problem(long_exams) == RecordProblem::bad_data_file);
+
+  const fs::path many = craft("many.hdf5", hsize_t{1} << 30, 4096, 12, hsize_t{1} << 30);
+  const std::string want_many = many.string() + ": 'tracings' has 1073741824 exams, more than " +
+                                std::to_string(kCode15MaxExamsPerPart);
+  CHECK_THROWS_WITH_AS(Code15Part{many}, doctest::Contains(want_many.c_str()), RecordError);
+
+  const fs::path mismatch = craft("mismatch.hdf5", 3, 4096, 12, hsize_t{1} << 30);
+  CHECK_THROWS_WITH_AS(Code15Part{mismatch},
+                       doctest::Contains("'exam_id' has shape (1073741824), expected (3,) as 'tracings'"), RecordError);
+
+  const fs::path wide = craft("wide.hdf5", 3, 4096, 13, 3);
+  CHECK_THROWS_WITH_AS(Code15Part{wide}, doctest::Contains("'tracings' has shape (3, 4096, 13)"), RecordError);
+
+  // Within the bounds, a never-written part opens: its exams read as HDF5's fill value (zeros, ids 0).
+  const fs::path empty = craft("unwritten.hdf5", 3, 4096, 12, 3);
+  Code15Part part(empty);
+  CHECK(part.size() == 2);  // the last id, 0, is taken for the dummy row
+}
+
 TEST_CASE("code15: malformed parts are record errors naming the file") {
   ScratchDir dir;
   CHECK(open_problem(dir / "absent.hdf5") == RecordProblem::missing_file);

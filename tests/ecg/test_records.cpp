@@ -37,8 +37,8 @@ std::vector<std::vector<int16_t>> write_valid(const ScratchDir& dir, const std::
 
 }  // namespace
 
-TEST_CASE("fixture records: all six parse with labels, gains, checksums and known samples") {
-  AGF_REQUIRE_CHALLENGE_FIXTURES();
+TEST_CASE("fixture records: all six parse with labels, gains, checksums and known samples" *
+          doctest::skip(no_challenge_fixtures())) {
   struct Known {
     const char* id;
     std::vector<std::string> dx;
@@ -84,8 +84,8 @@ TEST_CASE("fixture records: all six parse with labels, gains, checksums and know
   }
 }
 
-TEST_CASE("fixture quirks: Georgia's record name, PTB-XL's 'mv', Ningbo's empty #Dx item, an unmapped code") {
-  AGF_REQUIRE_CHALLENGE_FIXTURES();
+TEST_CASE("fixture quirks: Georgia's record name, PTB-XL's 'mv', Ningbo's empty #Dx item, an unmapped code" *
+          doctest::skip(no_challenge_fixtures())) {
   Record e = read_challenge_record(challenge_records_dir() / "E07500.hea");
   CHECK(e.header.record_name == "E07500.mat");
   CHECK(e.id == "E07500");
@@ -326,4 +326,40 @@ TEST_CASE("records: randomly damaged headers and .mat files never crash, only th
   MESSAGE(parsed << " damaged inputs still parsed, " << rejected << " rejected with an error");
   CHECK(parsed + rejected == 2000);
   CHECK(rejected > 500);
+}
+
+TEST_CASE("records: a header promising far more samples than its data file holds is refused before allocating") {
+  // 12 leads x 2e9 samples would be 48 GB of int16: were the header trusted, the read would throw std::bad_alloc
+  // (or exhaust memory) instead of returning this record error at once.
+  ScratchDir dir;
+  auto leads = ramp_leads(12, 200);
+  std::string hea = challenge_header("BIG", leads, kTwelve);
+  const std::string line1 = "BIG 12 500 200\n";
+  REQUIRE(hea.starts_with(line1));
+  hea.replace(0, line1.size(), "BIG 12 500 2000000000\n");
+  write_bytes(dir / "BIG.hea", hea);
+  write_bytes(dir / "BIG.mat", mat_v4_bytes(leads));
+  CHECK(fs::file_size(dir / "BIG.hea") < 1000);
+  const std::string expected = "record BIG: " + (dir / "BIG.mat").string() +
+                               " holds 12 x 200 (leads x samples) but the header says 12 x 2000000000";
+  CHECK_THROWS_WITH_AS(read_challenge_record(dir / "BIG"), doctest::Contains(expected.c_str()), RecordError);
+  CHECK(read_problem(dir / "BIG") == RecordProblem::dims_mismatch);
+
+  // The .mat's own header makes the same claim over the same few bytes: a truncated matrix.
+  std::string mat = mat_v4_bytes(leads);
+  const int32_t cols = 2000000000;
+  std::memcpy(mat.data() + 8, &cols, 4);  // little-endian host
+  write_bytes(dir / "BIG.mat", mat);
+  CHECK_THROWS_WITH_AS(read_challenge_record(dir / "BIG"), doctest::Contains("but 12 x 2000000000 int16 need"),
+                       RecordError);
+  CHECK(read_problem(dir / "BIG") == RecordProblem::truncated);
+
+  // A format-16 .dat of 400 bytes under a header claiming 2e9 samples of 2 leads.
+  write_bytes(dir / "D.dat", std::string(400, '\0'));
+  write_bytes(dir / "D.hea", "D 2 500 2000000000\nD.dat 16 200 16 0 0 0 0 I\nD.dat 16 200 16 0 0 0 0 II\n");
+  CHECK_THROWS_WITH_AS(read_challenge_record(dir / "D"),
+                       doctest::Contains("is 400 bytes, but 2 leads x 2000000000 samples of format 16 after byte 0 "
+                                         "need 8000000000"),
+                       RecordError);
+  CHECK(read_problem(dir / "D") == RecordProblem::truncated);
 }
