@@ -9,6 +9,7 @@
 #include <variant>
 
 #include "ecg/dataset_reader.h"
+#include "ecg/h5_threadsafe.h"  // HDF5 is called from several threads here
 #include "tensor/error.h"
 #include "tensor/ledger.h"
 #include "tensor/random.h"

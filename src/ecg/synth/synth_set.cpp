@@ -175,7 +175,8 @@ SetSummary write_code15_set(const Code15SetOptions& options, const ProgressCallb
     const int64_t begin = options.n * part / options.parts, end = options.n * (part + 1) / options.parts;
     const std::string trace_file = fmt::format("exams_part{}.hdf5", part);
     Code15PartWriter writer(options.out_dir / trace_file, end - begin);
-    // Generate a batch in parallel, then write it from this thread (the HDF5 library is not thread-safe).
+    // Generate a batch in parallel, then write it from this thread: HDF5 (thread-safe build) runs every call under
+    // one global lock, so parallel writes would gain nothing, and one writer keeps the rows in index order.
     const int64_t batch = std::max<int64_t>(16, 8 * threads);
     std::vector<float> tracings;
     for (int64_t b0 = begin; b0 < end; b0 += batch) {
