@@ -28,10 +28,53 @@ void zscore_lead(double* x, int64_t n, double flat_std) {
   for (int64_t i = 0; i < n; ++i) x[i] = (x[i] - mean) / sd;
 }
 
+namespace {
+
+bool is_integer_rate(double fs) { return fs > 0 && fs == std::round(fs) && fs < 1e9; }
+
+// A valid record this configuration cannot process (its rate too low for the band, a rate the polyphase resampler
+// cannot take) is a RecordError(unsupported) naming it, raised before any work: a batch reader skips and counts it
+// instead of ending the whole run. Settings that are wrong whatever the record (a bad band, a fractional target
+// rate) stay plain errors, raised by the filter and resampler themselves.
+void check_rate_supported(const Signal& sig, const PreprocessConfig& cfg) {
+  // A band no rate could carry is the configuration's fault: say so rather than skip every record.
+  AGF_CHECK(!cfg.bandpass || (cfg.low_hz > 0 && cfg.low_hz < cfg.high_hz),
+            "band-pass edges {} - {} Hz need 0 < low < high", cfg.low_hz, cfg.high_hz);
+  if (cfg.bandpass && !(sig.fs > 2 * cfg.high_hz))
+    fail_record(RecordProblem::unsupported, sig.id,
+                fmt::format("sampled at {} Hz: the {}-{} Hz band-pass needs a rate above {} Hz (fs/2 above the "
+                            "upper edge)",
+                            sig.fs, cfg.low_hz, cfg.high_hz, 2 * cfg.high_hz));
+  if (cfg.target_fs > 0 && cfg.target_fs != sig.fs && is_integer_rate(cfg.target_fs)) {
+    if (!is_integer_rate(sig.fs))
+      fail_record(RecordProblem::unsupported, sig.id,
+                  fmt::format("sampled at {} Hz, not a whole number of Hz: cannot resample it to {} Hz", sig.fs,
+                              cfg.target_fs));
+    const ResampleRatio r = resample_ratio(sig.fs, cfg.target_fs);
+    if (std::max(r.up, r.down) > kMaxResampleFactor)
+      fail_record(RecordProblem::unsupported, sig.id,
+                  fmt::format("sampled at {} Hz: resampling to {} Hz needs the ratio {}/{}, beyond the resampler's "
+                              "limit of {}",
+                              sig.fs, cfg.target_fs, r.up, r.down, kMaxResampleFactor));
+  }
+}
+
+// A record none of whose leads is one of the twelve would become an all-zero input, which is no ECG at all.
+void require_standard_lead(const Signal& sig) {
+  for (const std::string& name : sig.lead_names)
+    if (standard_lead_index(name)) return;
+  fail_record(RecordProblem::unsupported, sig.id,
+              fmt::format("none of its leads ({}) is one of the twelve standard leads ({})",
+                          fmt::join(sig.lead_names, ", "), fmt::join(kStandardLeads, ", ")));
+}
+
+}  // namespace
+
 void filter_resample_normalise(Signal& sig, const PreprocessConfig& cfg) {
   AGF_CHECK(static_cast<int64_t>(sig.mv.size()) == sig.n_leads() * sig.n_samples,
             "signal {} holds {} values, not {} leads x {} samples", sig.id, sig.mv.size(), sig.n_leads(),
             sig.n_samples);
+  check_rate_supported(sig, cfg);
   if (cfg.bandpass) {
     const TransferFunction tf = butter_bandpass(cfg.filter_order, cfg.low_hz, cfg.high_hz, sig.fs);
     const int64_t edge = cfg.padlen.value_or(filtfilt_default_padlen(tf));
@@ -58,6 +101,7 @@ void filter_resample_normalise(Signal& sig, const PreprocessConfig& cfg) {
 
 void arrange_standard_leads(const Signal& sig, int64_t length, float* out) {
   AGF_CHECK(length >= 1, "output length {} is not positive", length);
+  require_standard_lead(sig);
   std::fill(out, out + kStandardLeadCount * length, 0.0f);
   std::array<int64_t, kStandardLeadCount> source;
   source.fill(-1);
@@ -81,6 +125,7 @@ void arrange_standard_leads(const Signal& sig, int64_t length, float* out) {
 }
 
 void preprocess_into(const Signal& sig, const PreprocessConfig& cfg, float* out) {
+  require_standard_lead(sig);  // before the filtering it would waste
   Signal work = sig;
   filter_resample_normalise(work, cfg);
   arrange_standard_leads(work, cfg.length, out);

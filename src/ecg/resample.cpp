@@ -73,7 +73,7 @@ std::vector<double> resample_poly(const double* x, int64_t n, int64_t up, int64_
   up /= g;
   down /= g;
   if (up == 1 && down == 1) return std::vector<double>(x, x + n);
-  AGF_CHECK(std::max(up, down) <= 10000, "resample_poly ratio {}/{} needs an implausibly long filter", up, down);
+  AGF_CHECK(std::max(up, down) <= kMaxResampleFactor, "resample_poly ratio {}/{} needs an implausibly long filter", up, down);
 
   const int64_t n_out = resample_poly_length(n, up, down);
   const int64_t max_rate = std::max(up, down);

@@ -14,6 +14,9 @@ std::vector<double> firwin_kaiser_lowpass(int64_t numtaps, double cutoff, double
 // scipy.signal.windows.kaiser(m, beta, sym=True).
 std::vector<double> kaiser_window(int64_t m, double beta);
 
+// resample_poly's limit on the reduced up or down factor: its filter has 20 * max(up, down) + 1 taps.
+inline constexpr int64_t kMaxResampleFactor = 10000;
+
 struct ResampleRatio {
   int64_t up = 1, down = 1;
 };

@@ -129,8 +129,74 @@ TEST_CASE("preprocess: optional resampling changes rate and length (500 -> 400 H
   CHECK(PreprocessConfig{}.target_fs == 0.0);  // off by default
 }
 
-TEST_CASE("preprocess: the full chain on JS20017 equals scipy's filtfilt, z-scored, padded to 6144") {
-  AGF_REQUIRE_CHALLENGE_FIXTURES();
+namespace {
+
+// The problem and message of the RecordError that preprocessing `s` with `cfg` raises.
+std::pair<RecordProblem, std::string> preprocess_error(const Signal& s, const PreprocessConfig& cfg) {
+  try {
+    preprocess(s, cfg);
+  } catch (const RecordError& e) {
+    return {e.problem(), e.what()};
+  }
+  FAIL("preprocessed although it should not: " << s.id);
+  return {RecordProblem::bad_header, ""};
+}
+
+}  // namespace
+
+TEST_CASE("preprocess: a rate the filter or the resampler cannot take is an unsupported record, not a run error") {
+  // 60 Hz: fs/2 = 30 Hz lies below the band's 47 Hz upper edge.
+  Signal slow = make_signal({"I", "II"}, 600, 60.0);
+  slow.id = "S60";
+  auto [p1, m1] = preprocess_error(slow, PreprocessConfig{});
+  CHECK(p1 == RecordProblem::unsupported);
+  CHECK(m1 == "record S60: sampled at 60 Hz: the 1-47 Hz band-pass needs a rate above 94 Hz (fs/2 above the upper "
+              "edge)");
+  // 500.5 Hz filters fine but has no integer ratio to 400 Hz.
+  Signal odd = make_signal({"I"}, 5005, 500.5);
+  odd.id = "S500.5";
+  PreprocessConfig to400;
+  to400.target_fs = 400;
+  auto [p2, m2] = preprocess_error(odd, to400);
+  CHECK(p2 == RecordProblem::unsupported);
+  CHECK(m2 == "record S500.5: sampled at 500.5 Hz, not a whole number of Hz: cannot resample it to 400 Hz");
+  // 20011 Hz (prime) to 400 Hz needs a ratio beyond the resampler's filter length limit.
+  Signal fast = make_signal({"I"}, 2000, 20011.0);
+  fast.id = "S20011";
+  auto [p3, m3] = preprocess_error(fast, to400);
+  CHECK(p3 == RecordProblem::unsupported);
+  CHECK(m3.find("ratio 400/20011, beyond the resampler's limit of 10000") != std::string::npos);
+  // Without the band-pass, 60 Hz is fine; the same record at 500 Hz resamples.
+  PreprocessConfig no_filter = to400;
+  no_filter.bandpass = false;
+  CHECK(preprocess(slow, no_filter).shape() == Shape{12, 6144});
+  CHECK(preprocess(make_signal({"I"}, 5000, 500.0), to400).shape() == Shape{12, 6144});
+  // Settings that are wrong whatever the record stay plain errors.
+  PreprocessConfig bad_band;
+  bad_band.low_hz = 50;
+  CHECK_THROWS_WITH_AS(preprocess(make_signal({"I"}, 5000), bad_band),
+                       doctest::Contains("band-pass edges 50 - 47 Hz need 0 < low < high"), agf::Error);
+  PreprocessConfig bad_target;
+  bad_target.target_fs = 400.5;
+  CHECK_THROWS_WITH_AS(preprocess(make_signal({"I"}, 5000), bad_target),
+                       doctest::Contains("resampling needs positive integer rates"), agf::Error);
+}
+
+TEST_CASE("preprocess: a record with none of the twelve standard leads is an unsupported record") {
+  Signal s = make_signal({"MLII", "V", "X1"}, 5000);
+  s.id = "M100";
+  auto [problem, message] = preprocess_error(s, PreprocessConfig{});
+  CHECK(problem == RecordProblem::unsupported);
+  CHECK(message == "record M100: none of its leads (MLII, V, X1) is one of the twelve standard leads (I, II, III, aVR, "
+                   "aVL, aVF, V1, V2, V3, V4, V5, V6)");
+  std::vector<float> out(12 * 8);
+  CHECK_THROWS_AS(arrange_standard_leads(s, 8, out.data()), RecordError);
+  // One standard lead among others is enough.
+  CHECK(preprocess(make_signal({"MLII", "v5"}, 5000), PreprocessConfig{}).shape() == Shape{12, 6144});
+}
+
+TEST_CASE("preprocess: the full chain on JS20017 equals scipy's filtfilt, z-scored, padded to 6144" *
+          doctest::skip(no_challenge_fixtures())) {
   const Record r = read_challenge_record(challenge_records_dir() / "JS20017");
   agf::Tensor t = preprocess(r.to_signal(), PreprocessConfig{});
   CHECK(t.shape() == Shape{12, 6144});
