@@ -46,17 +46,19 @@ int main(int argc, char** argv) {
   app.add_option("--length", length, "T for Challenge records (samples)")
       ->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
   app.add_option("--target-fs", target_fs, "resample Challenge records to this rate (0: keep the native rate)")
-      ->capture_default_str()->check(CLI::Range(0.0, 100000.0));
+      ->capture_default_str();
   app.add_option("--deflate", settings.deflate_level, "0: store signals raw; 1-9: shuffle + deflate level")
       ->capture_default_str()->check(CLI::Range(0, 9));
   app.add_option("--threads", settings.threads, "worker threads (0: one per hardware thread)")
       ->capture_default_str()->check(CLI::Range(0, 1024));
   app.add_flag("--strict", settings.strict, "a bad record is fatal instead of skipped and counted");
   app.add_option("--seed", settings.split.seed, "split seed")->capture_default_str();
-  app.add_option("--label-ratio", settings.split.label_ratio, "share of records in the labelled (train+val) set")
-      ->capture_default_str()->check(CLI::Range(1e-9, 1.0));
-  app.add_option("--val-fraction", settings.split.val_fraction, "share of the labelled set held out for validation")
-      ->capture_default_str()->check(CLI::Range(0.0, 0.999999));
+  // Ranges are checked after parsing, so that the message states the interval exactly (CLI::Range prints its
+  // bounds with %f, and "not in range 0.000000 to 1.000000" hides that 0 itself is excluded).
+  app.add_option("--label-ratio", settings.split.label_ratio, "share of records in the labelled (train+val) set, "
+                                                             "in (0, 1]")->capture_default_str();
+  app.add_option("--val-fraction", settings.split.val_fraction, "share of the labelled set held out for validation, "
+                                                               "in [0, 1)")->capture_default_str();
   app.add_flag("-q,--quiet", quiet, "no progress line");
 
   try {
@@ -74,6 +76,12 @@ int main(int argc, char** argv) {
               names.size(), challenge_dirs.size());
     AGF_CHECK(challenge_dataset.empty() || challenge_defaults.published_counts,
               "--challenge-dataset only applies with --published-counts");
+    AGF_CHECK(challenge_defaults.min_count >= 0, "--min-count must be 0 or more, got {}", challenge_defaults.min_count);
+    const double ratio = settings.split.label_ratio, val = settings.split.val_fraction;
+    AGF_CHECK(ratio > 0 && ratio <= 1, "--label-ratio must be in (0, 1], got {}", ratio);
+    AGF_CHECK(val >= 0 && val < 1, "--val-fraction must be in [0, 1), got {}", val);
+    AGF_CHECK(target_fs >= 0 && target_fs <= 100000, "--target-fs must be 0 (keep the native rate) or a rate up to "
+              "100000 Hz, got {}", target_fs);
     settings.out_dir = out_dir;
     settings.preprocess.length = length;
     settings.preprocess.target_fs = target_fs;
@@ -82,6 +90,7 @@ int main(int argc, char** argv) {
       AGF_CHECK(std::filesystem::is_directory(d), "--challenge {}: not a folder", d);
     if (!code15_dir.empty()) AGF_CHECK(std::filesystem::is_directory(code15_dir), "--code15 {}: not a folder", code15_dir);
 
+    std::vector<ChallengeSource> sources;
     for (size_t i = 0; i < challenge_dirs.size(); ++i) {
       ChallengeSource src = challenge_defaults;
       src.dir = challenge_dirs[i];
@@ -89,12 +98,14 @@ int main(int argc, char** argv) {
       src.drop_unlabelled = !keep_unlabelled;
       src.challenge_dataset = challenge_dataset;
       src.label_table = label_table;
-      fmt::print("{}", collect_challenge(src, settings).summary());
+      sources.push_back(std::move(src));
     }
-    if (!code15_dir.empty()) {
-      code15.dir = code15_dir;
-      fmt::print("{}", collect_code15(code15, settings).summary());
-    }
+    code15.dir = code15_dir;
+    // Before anything runs: two inputs with one output name would write the same file.
+    check_distinct_outputs(sources, code15_dir.empty() ? nullptr : &code15, settings.out_dir);
+
+    for (const ChallengeSource& src : sources) fmt::print("{}", collect_challenge(src, settings).summary());
+    if (!code15_dir.empty()) fmt::print("{}", collect_code15(code15, settings).summary());
   } catch (const std::exception& e) {
     std::fflush(stdout);
     fmt::print(stderr, "agf-collect: error: {}\n", e.what());

@@ -12,6 +12,7 @@
 #include "ecg/dataset_pipeline.h"
 #include "ecg/dataset_report.h"
 #include "ecg/dataset_writer.h"
+#include "ecg/h5_threadsafe.h"  // HDF5 is called from several threads here
 #include "ecg/labels.h"
 #include "ecg/leads.h"
 #include "ecg/record.h"
@@ -30,6 +31,14 @@ int worker_count(const CollectSettings& s) {
   return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
+// The split settings make_splits would refuse, refused before hours of reading rather than after.
+void check_settings(const CollectSettings& s) {
+  AGF_CHECK(s.split.label_ratio > 0 && s.split.label_ratio <= 1, "label ratio must be in (0, 1], got {}",
+            s.split.label_ratio);
+  AGF_CHECK(s.split.val_fraction >= 0 && s.split.val_fraction < 1, "validation fraction must be in [0, 1), got {}",
+            s.split.val_fraction);
+}
+
 int64_t pipeline_window(int workers) { return 4 * static_cast<int64_t>(workers) + 4; }
 
 // A record's outcome from a worker: its stored chunk, or the reason it is skipped.
@@ -37,6 +46,14 @@ struct PreparedRecord {
   std::vector<uint8_t> chunk;
   std::optional<RecordError> error;
 };
+
+// A std::bad_alloc while one record is read or preprocessed (a record far larger than any real one) is that record's
+// problem, skipped and counted like any other, not an abort of the whole run with a message naming no file.
+RecordError out_of_memory(const std::string& record) {
+  return RecordError(RecordProblem::unsupported, record,
+                     fmt::format("record {}: out of memory while reading and preprocessing it (std::bad_alloc)",
+                                 record));
+}
 
 // Counts a skip (or, under --strict, throws it) through the tally, so both policies live in one place.
 void note_problem(SkipTally& tally, const RecordError& e) {
@@ -47,7 +64,8 @@ std::string describe_filter(const PreprocessConfig& c) {
   if (!c.bandpass) return "none";
   return fmt::format("Butterworth order {} band-pass {}-{} Hz, zero phase (forward-backward, odd padding {})",
                      c.filter_order, c.low_hz, c.high_hz,
-                     c.padlen ? fmt::format("{}", *c.padlen) : std::string("3*(max(len(a),len(b))-1) as scipy"));
+                     c.padlen ? fmt::format("{}", *c.padlen)
+                              : std::string("3*max(len(a),len(b)), scipy's default"));
 }
 
 std::string describe_normalisation(const PreprocessConfig& c) {
@@ -75,7 +93,9 @@ std::string stem_of(const fs::path& dir) {
   return name.empty() || name == "." || name == ".." ? std::string("dataset") : name;
 }
 
-// Writes the class table, then the dataset (renamed into place last); fills the report's outcome fields.
+// Finishes the dataset and its class table; fills the report's outcome fields. The table is staged in a temporary
+// file and renamed into place only once the dataset is, so a failed finish leaves a previous run's good table alone
+// (and no temporary behind).
 void finish_outputs(DatasetWriter& writer, const std::vector<DatasetClass>& classes, const CollectSettings& settings,
                     CollectReport& report) {
   const int64_t n = writer.size(), k = writer.num_classes();
@@ -88,14 +108,15 @@ void finish_outputs(DatasetWriter& writer, const std::vector<DatasetClass>& clas
   for (SplitPart p : {SplitPart::train, SplitPart::val, SplitPart::test})
     report.split_sizes[static_cast<size_t>(p)] = static_cast<int64_t>(splits.part(p).size());
   report.class_table = settings.out_dir / (report.name + ".classes.csv");
-  write_class_table(report.class_table, classes, writer.labels(), splits);
+  const fs::path staged = stage_class_table(report.class_table, classes, writer.labels(), splits);
   try {
     writer.finish(splits);
   } catch (...) {
     std::error_code ec;
-    fs::remove(report.class_table, ec);
+    fs::remove(staged, ec);
     throw;
   }
+  commit_class_table(staged, report.class_table);
 }
 
 std::vector<DatasetClass> to_dataset_classes(const ClassSet& set) {
@@ -146,14 +167,37 @@ std::vector<DatasetClass> code15_classes() {
   return out;
 }
 
+std::string output_name(const ChallengeSource& source) {
+  return source.name.empty() ? stem_of(source.dir) : source.name;
+}
+
+std::string output_name(const Code15Source& source) {
+  return source.name.empty() ? std::string("code15") : source.name;
+}
+
+void check_distinct_outputs(const std::vector<ChallengeSource>& challenge, const Code15Source* code15,
+                            const fs::path& out_dir) {
+  std::unordered_map<std::string, std::string> claimed;  // output name -> the input that claimed it
+  auto claim = [&](const std::string& name, const std::string& input) {
+    auto [it, fresh] = claimed.emplace(name, input);
+    AGF_CHECK(fresh, "{} and {} would both write {}: give them different names (--name, --code15-name)",
+              it->second, input, (out_dir / (name + ".h5")).string());
+  };
+  for (const ChallengeSource& s : challenge) claim(output_name(s), fmt::format("--challenge {}", s.dir.string()));
+  if (code15 != nullptr) claim(output_name(*code15), fmt::format("--code15 {}", code15->dir.string()));
+}
+
 // ---- Challenge 2021 ----
 
 CollectReport collect_challenge(const ChallengeSource& source, const CollectSettings& settings) {
   const auto t0 = std::chrono::steady_clock::now();
   CollectReport report;
   report.skips = SkipTally(settings.strict);
-  report.name = source.name.empty() ? stem_of(source.dir) : source.name;
+  report.name = output_name(source);
   report.output = settings.out_dir / (report.name + ".h5");
+  check_settings(settings);
+  AGF_CHECK(source.min_count >= 0, "Challenge input {}: minimum class count {} is negative", source.dir.string(),
+            source.min_count);
   const std::vector<fs::path> headers = find_challenge_headers(source.dir);
   AGF_CHECK(!headers.empty(), "Challenge input {}: no .hea files found", source.dir.string());
   report.found = static_cast<int64_t>(headers.size());
@@ -258,6 +302,8 @@ CollectReport collect_challenge(const ChallengeSource& source, const CollectSett
           out.chunk = DatasetWriter::encode_record(signal.data(), pre.length, settings.deflate_level);
         } catch (const RecordError& err) {
           out.error = err;
+        } catch (const std::bad_alloc&) {
+          out.error = out_of_memory(headers[e.header].stem().string());
         }
         return out;
       },
@@ -281,8 +327,9 @@ CollectReport collect_code15(const Code15Source& source, const CollectSettings& 
   const auto t0 = std::chrono::steady_clock::now();
   CollectReport report;
   report.skips = SkipTally(settings.strict);
-  report.name = source.name.empty() ? std::string("code15") : source.name;
+  report.name = output_name(source);
   report.output = settings.out_dir / (report.name + ".h5");
+  check_settings(settings);
   const fs::path csv = source.dir / "exams.csv";
   std::error_code ec;
   AGF_CHECK(fs::is_regular_file(csv, ec), "CODE-15 input {}: exams.csv not found", source.dir.string());
@@ -367,6 +414,8 @@ CollectReport collect_code15(const Code15Source& source, const CollectSettings& 
           out.chunk = DatasetWriter::encode_record(signal.data(), pre.length, settings.deflate_level);
         } catch (const RecordError& err) {
           out.error = err;
+        } catch (const std::bad_alloc&) {
+          out.error = out_of_memory(fmt::format("code15:{}", e.exam_id));
         }
         return out;
       },

@@ -68,6 +68,16 @@ struct CollectReport {
 CollectReport collect_challenge(const ChallengeSource& source, const CollectSettings& settings);
 CollectReport collect_code15(const Code15Source& source, const CollectSettings& settings);
 
+// The stem of the files a source's collect writes (<name>.h5, <name>.classes.csv): its name, or else the folder's
+// name ("dataset" for one with none) for a Challenge source, "code15" for CODE-15.
+std::string output_name(const ChallengeSource& source);
+std::string output_name(const Code15Source& source);
+
+// Refuses, with one error naming both inputs, two sources of one run that would write the same <name>.h5 in
+// out_dir (the second would silently replace the first). `code15` may be null.
+void check_distinct_outputs(const std::vector<ChallengeSource>& challenge, const Code15Source* code15,
+                            const std::filesystem::path& out_dir);
+
 // Every *.hea under `dir`, recursively, sorted by path (the input order of a Challenge dataset).
 std::vector<std::filesystem::path> find_challenge_headers(const std::filesystem::path& dir);
 // exams_part<N>.hdf5 in `dir`, sorted by N.

@@ -2,8 +2,9 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
-#include <fstream>
+#include <cstring>
 
 #include "tensor/error.h"
 
@@ -62,8 +63,8 @@ std::vector<int64_t> class_counts(const std::vector<uint8_t>& labels, int64_t k,
   return counts;
 }
 
-void write_class_table(const fs::path& csv, const std::vector<DatasetClass>& classes,
-                       const std::vector<uint8_t>& labels, const DatasetSplits& splits) {
+fs::path stage_class_table(const fs::path& csv, const std::vector<DatasetClass>& classes,
+                           const std::vector<uint8_t>& labels, const DatasetSplits& splits) {
   const auto k = static_cast<int64_t>(classes.size());
   const auto all = class_counts(labels, k, nullptr);
   const auto train = class_counts(labels, k, &splits.train);
@@ -74,16 +75,33 @@ void write_class_table(const fs::path& csv, const std::vector<DatasetClass>& cla
     text += fmt::format("{},{},{},{},{},{},{}\n", j, classes[j].code, classes[j].abbreviation, all[j], train[j],
                         val[j], test[j]);
   const fs::path tmp = csv.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    AGF_CHECK(out.good(), "cannot write class table {}", tmp.string());
-    out << text;
-    out.flush();
-    AGF_CHECK(out.good(), "writing class table {} failed", tmp.string());
+  std::FILE* f = std::fopen(tmp.c_str(), "wb");
+  AGF_CHECK(f != nullptr, "cannot create class table {}: {}", tmp.string(), std::strerror(errno));
+  // errno is taken right after the call that failed: a later call (fclose, remove) may overwrite it.
+  int err = 0;
+  if (std::fwrite(text.data(), 1, text.size(), f) != text.size() || std::fflush(f) != 0) err = errno;
+  if (std::fclose(f) != 0 && err == 0) err = errno;
+  if (err != 0) {
+    std::error_code ec;
+    fs::remove(tmp, ec);
+    AGF_FAIL("writing class table {} failed: {}", tmp.string(), std::strerror(err));
   }
+  return tmp;
+}
+
+void commit_class_table(const fs::path& staged, const fs::path& csv) {
   std::error_code ec;
-  fs::rename(tmp, csv, ec);
-  AGF_CHECK(!ec, "cannot rename {} to {}: {}", tmp.string(), csv.string(), ec.message());
+  fs::rename(staged, csv, ec);
+  if (ec) {
+    std::error_code ignored;  // the rename's error is the one to report
+    fs::remove(staged, ignored);
+    AGF_FAIL("cannot rename {} to {}: {}", staged.string(), csv.string(), ec.message());
+  }
+}
+
+void write_class_table(const fs::path& csv, const std::vector<DatasetClass>& classes,
+                       const std::vector<uint8_t>& labels, const DatasetSplits& splits) {
+  commit_class_table(stage_class_table(csv, classes, labels, splits), csv);
 }
 
 }  // namespace agf::ecg

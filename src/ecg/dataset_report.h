@@ -31,9 +31,15 @@ class ProgressLine {
 };
 
 // <dataset>.classes.csv: index,code,abbreviation,records,train,val,test (counts of records carrying the class).
-// Written to a temp file and renamed, like the dataset.
+// Written to a temp file and renamed, like the dataset; on any failure nothing is left behind and an existing
+// `csv` is untouched.
 void write_class_table(const std::filesystem::path& csv, const std::vector<DatasetClass>& classes,
                        const std::vector<uint8_t>& labels, const DatasetSplits& splits);
+// The two halves, for a caller that must commit something else first: stage writes the table to `csv`.tmp and
+// returns that path (removing it again if the write fails); commit renames it over `csv` (removing it if that fails).
+std::filesystem::path stage_class_table(const std::filesystem::path& csv, const std::vector<DatasetClass>& classes,
+                                        const std::vector<uint8_t>& labels, const DatasetSplits& splits);
+void commit_class_table(const std::filesystem::path& staged, const std::filesystem::path& csv);
 
 // Per class, how many of `rows` (all rows when empty) carry it; labels row-major (n, k).
 std::vector<int64_t> class_counts(const std::vector<uint8_t>& labels, int64_t k, const std::vector<int64_t>* rows);
