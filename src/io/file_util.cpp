@@ -40,8 +40,10 @@ class FdSink final : public FileSink {
     const auto* p = static_cast<const char*>(data);
     while (n > 0) {
       const ssize_t w = ::write(fd_, p, n);
-      if (w < 0 && errno == EINTR) continue;
-      AGF_CHECK(w > 0, "{}: write failed: {}", path_, std::strerror(errno));
+      const int err = errno;  // taken at once: formatting the message may overwrite it
+      if (w < 0 && err == EINTR) continue;
+      // write() returning 0 sets no errno: what errno holds then is some earlier call's.
+      AGF_CHECK(w > 0, "{}: write failed: {}", path_, w == 0 ? std::string("no bytes written") : std::strerror(err));
       p += w;
       n -= static_cast<size_t>(w);
     }
@@ -64,14 +66,23 @@ void write_file_atomically(const fs::path& path, const std::function<void(FileSi
   const fs::path tmp =
       dir / fmt::format(".{}.tmp-{}-{:08x}", path.filename().string(), ::getpid(), std::random_device{}());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  AGF_CHECK(fd >= 0, "{}: cannot create the temporary file {}: {}", path.string(), tmp.string(), std::strerror(errno));
+  const int open_errno = errno;
+  AGF_CHECK(fd >= 0, "{}: cannot create the temporary file {}: {}", path.string(), tmp.string(),
+            std::strerror(open_errno));
   bool open = true;
   try {
     FdSink sink(fd, path.string());
     writer(sink);
-    AGF_CHECK(::fsync(fd) == 0, "{}: fsync failed: {}", path.string(), std::strerror(errno));
+    // Each errno is taken right after its call, before anything else can overwrite it.
+    if (::fsync(fd) != 0) {
+      const int err = errno;
+      AGF_FAIL("{}: fsync failed: {}", path.string(), std::strerror(err));
+    }
     open = false;
-    AGF_CHECK(::close(fd) == 0, "{}: close failed: {}", path.string(), std::strerror(errno));
+    if (::close(fd) != 0) {
+      const int err = errno;
+      AGF_FAIL("{}: close failed: {}", path.string(), std::strerror(err));
+    }
   } catch (...) {
     if (open) ::close(fd);
     ::unlink(tmp.c_str());

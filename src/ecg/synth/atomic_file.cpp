@@ -18,7 +18,8 @@ void commit_file(const std::filesystem::path& from, const std::filesystem::path&
   std::error_code ec;
   std::filesystem::rename(from, to, ec);
   if (ec) {
-    std::filesystem::remove(from, ec);
+    std::error_code ignored;  // the rename's error is the one to report, not the clean-up's
+    std::filesystem::remove(from, ignored);
     AGF_FAIL("cannot rename {} to {}: {}", from.string(), to.string(), ec.message());
   }
 }
@@ -27,13 +28,15 @@ void write_file_atomically(const std::filesystem::path& path, std::string_view b
   const std::filesystem::path tmp = temporary_path_for(path);
   std::FILE* f = std::fopen(tmp.c_str(), "wb");
   AGF_CHECK(f != nullptr, "cannot create {}: {}", tmp.string(), std::strerror(errno));
-  const bool written = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
-  const int write_errno = errno;
-  const bool closed = std::fclose(f) == 0;
-  if (!written || !closed) {
+  // errno is taken right after the call that failed: a successful call may leave a stale value, and a later call
+  // (fclose after a failed fwrite, remove) may overwrite it.
+  int err = 0;
+  if (std::fwrite(bytes.data(), 1, bytes.size(), f) != bytes.size()) err = errno;
+  if (std::fclose(f) != 0 && err == 0) err = errno;
+  if (err != 0) {
     std::error_code ec;
     std::filesystem::remove(tmp, ec);
-    AGF_FAIL("cannot write {} ({} bytes): {}", tmp.string(), bytes.size(), std::strerror(write_errno));
+    AGF_FAIL("cannot write {} ({} bytes): {}", tmp.string(), bytes.size(), std::strerror(err));
   }
   commit_file(tmp, path);
 }
