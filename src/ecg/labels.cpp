@@ -27,7 +27,11 @@ struct DatasetAlias {
   std::string_view alias;
   ChallengeDataset dataset;
 };
+// Folder names of the data as distributed: the Challenge's WFDB_* archives and the v1.0.3 training folders
+// (training/cpsc_2018, cpsc_2018_extra, st_petersburg_incart, ptb, ptb-xl, georgia, chapman_shaoxing, ningbo).
 constexpr DatasetAlias kAliases[] = {
+    {"cpsc_2018", ChallengeDataset::cpsc},          {"cpsc_2018_extra", ChallengeDataset::cpsc_extra},
+    {"st_petersburg_incart", ChallengeDataset::st_petersburg},
     {"cpsc2018", ChallengeDataset::cpsc},           {"wfdb_cpsc2018", ChallengeDataset::cpsc},
     {"cpsc2018_2", ChallengeDataset::cpsc_extra},   {"wfdb_cpsc2018_2", ChallengeDataset::cpsc_extra},
     {"stpetersburg", ChallengeDataset::st_petersburg}, {"incart", ChallengeDataset::st_petersburg},

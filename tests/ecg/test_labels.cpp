@@ -77,6 +77,19 @@ TEST_CASE("labels: per-dataset selection by published counts reproduces the refe
   CHECK(counts[static_cast<size_t>(*merged.index_of_code("59118001"))] == 570);
   CHECK(parse_challenge_dataset("PTBXL") == ChallengeDataset::ptb_xl);
   CHECK(parse_challenge_dataset("chapman") == ChallengeDataset::chapman_shaoxing);
+  // The folder names of the v1.0.3 training data (training/<name>), all eight.
+  CHECK(parse_challenge_dataset("cpsc_2018") == ChallengeDataset::cpsc);
+  CHECK(parse_challenge_dataset("cpsc_2018_extra") == ChallengeDataset::cpsc_extra);
+  CHECK(parse_challenge_dataset("st_petersburg_incart") == ChallengeDataset::st_petersburg);
+  CHECK(parse_challenge_dataset("ptb") == ChallengeDataset::ptb);
+  CHECK(parse_challenge_dataset("ptb-xl") == ChallengeDataset::ptb_xl);
+  CHECK(parse_challenge_dataset("georgia") == ChallengeDataset::georgia);
+  CHECK(parse_challenge_dataset("chapman_shaoxing") == ChallengeDataset::chapman_shaoxing);
+  CHECK(parse_challenge_dataset("ningbo") == ChallengeDataset::ningbo);
+  // The table counts those sets too: CPSC keeps 6 classes at the default threshold, INCART and PTB none.
+  CHECK(reference_classes(table(), ChallengeDataset::cpsc).size() == 6);
+  CHECK(reference_classes(table(), ChallengeDataset::st_petersburg).size() == 0);
+  CHECK(reference_classes(table(), ChallengeDataset::ptb).size() == 0);
   CHECK_THROWS_WITH_AS(parse_challenge_dataset("mitbih"), doctest::Contains("unknown Challenge 2021 dataset 'mitbih'"),
                        agf::Error);
 }
@@ -121,8 +134,7 @@ TEST_CASE("labels: multi-hot encoding in class order; records without a kept lab
                        agf::Error);
 }
 
-TEST_CASE("labels: the fixture records' scored classes") {
-  AGF_REQUIRE_CHALLENGE_FIXTURES();
+TEST_CASE("labels: the fixture records' scored classes" * doctest::skip(no_challenge_fixtures())) {
   ClassSet all = scored_classes(table(), false);
   ClassSet merged = scored_classes(table(), true);
   auto labels_of = [](const char* id) { return read_challenge_record(challenge_records_dir() / id).labels(); };
@@ -137,12 +149,9 @@ TEST_CASE("labels: the fixture records' scored classes") {
         std::vector<std::string>{"SB"});
 }
 
-TEST_CASE("labels: the project's table agrees with the Challenge's published facts") {
+TEST_CASE("labels: the project's table agrees with the Challenge's published facts" *
+          doctest::skip(!have_fixture(agf::test::fixtures_dir() / "challenge2021" / "dx_mapping_scored.csv"))) {
   const fs::path src = agf::test::fixtures_dir() / "challenge2021" / "dx_mapping_scored.csv";
-  if (!fs::exists(src)) {
-    MESSAGE("skipped: no " << src.string());
-    return;
-  }
   CsvTable t = CsvTable::read(src);
   REQUIRE(t.rows() == 30);
   const char* columns[] = {"CPSC", "CPSC_Extra", "StPetersburg", "PTB", "PTB_XL", "Georgia", "Chapman_Shaoxing",
@@ -180,13 +189,12 @@ TEST_CASE("scoring weights: 26 x 26, symmetric, unit diagonal, merged keys; equa
   CHECK(w30[crbbb * 30 + rbbb] == 1.0);
   CHECK_THROWS_WITH_AS(w.for_classes(ClassSet({{"1", {"1"}, "X"}})), doctest::Contains("class 1 (X) has no row"),
                        agf::Error);
+}
 
-  const fs::path src = agf::test::fixtures_dir() / "challenge2021" / "weights.csv";
-  if (!fs::exists(src)) {
-    MESSAGE("skipped the comparison with the Challenge's weights: no " << src.string());
-    return;
-  }
-  ScoringWeights theirs = ScoringWeights::load(src);
+TEST_CASE("scoring weights: the project's copy equals the Challenge's weights.csv" *
+          doctest::skip(!have_fixture(agf::test::fixtures_dir() / "challenge2021" / "weights.csv"))) {
+  const ScoringWeights w = ScoringWeights::load_default();
+  const ScoringWeights theirs = ScoringWeights::load(agf::test::fixtures_dir() / "challenge2021" / "weights.csv");
   CHECK(theirs.class_keys() == w.class_keys());
   CHECK(theirs.values() == w.values());
 }
