@@ -2,6 +2,7 @@
 // Helpers shared by the doctest suites.
 #include <doctest/doctest.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -21,6 +22,21 @@ inline std::filesystem::path fixtures_dir() {
 #else
   return "../shared/fixtures";
 #endif
+}
+
+// Whether a shared fixture is missing. Tests that need one are declared
+//   TEST_CASE("..." * doctest::skip(::agf::test::missing_fixture(path)))
+// so that without the fixtures they count as skipped, not as passed. The decorator is evaluated while the tests
+// register (static initialisation); the first missing fixture is reported there, once per binary, with the reason.
+inline bool missing_fixture(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec)) return false;
+  static bool told = false;
+  if (!told) {
+    told = true;
+    std::printf("fixture tests skipped: no %s (set AGF_FIXTURES to the shared fixtures folder)\n", path.c_str());
+  }
+  return true;
 }
 
 }  // namespace agf::test

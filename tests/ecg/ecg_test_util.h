@@ -30,13 +30,10 @@ inline fs::path source_root() {
 }
 inline fs::path golden_dir() { return source_root() / "tests" / "golden" / "ecg"; }
 inline fs::path challenge_records_dir() { return agf::test::fixtures_dir() / "challenge2021" / "records"; }
-inline bool have_challenge_fixtures() { return fs::exists(challenge_records_dir() / "JS20017.hea"); }
-#define AGF_REQUIRE_CHALLENGE_FIXTURES()                                                                          \
-  if (!::agf::ecg::test::have_challenge_fixtures()) {                                                             \
-    MESSAGE("skipped: no fixture records at " << ::agf::ecg::test::challenge_records_dir().string()             \
-                                              << " (set AGF_FIXTURES to the shared fixtures folder)");          \
-    return;                                                                                                       \
-  }
+
+inline bool have_fixture(const fs::path& path) { return !agf::test::missing_fixture(path); }
+inline bool have_challenge_fixtures() { return have_fixture(challenge_records_dir() / "JS20017.hea"); }
+inline bool no_challenge_fixtures() { return !have_challenge_fixtures(); }
 
 // A fresh folder under the system temp dir, removed with everything in it when the test ends.
 class ScratchDir {

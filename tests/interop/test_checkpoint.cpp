@@ -112,14 +112,7 @@ namespace {
 std::filesystem::path fixture_ckpt() {
   return agf::test::fixtures_dir() / "pretrained" / "CODE_testtinylightbias_full_checkpoint.pkl";
 }
-bool no_fixture_ckpt() {
-  static const bool missing = [] {
-    const bool m = !std::filesystem::exists(fixture_ckpt());
-    if (m) fmt::print("backbone test skipped: fixture checkpoint not found at {}\n", fixture_ckpt().string());
-    return m;
-  }();
-  return missing;
-}
+bool no_fixture_ckpt() { return agf::test::missing_fixture(fixture_ckpt()); }
 }  // namespace
 
 TEST_CASE("backbone: the real checkpoint loads by name; a wrong shape is named; LoRA merges into an export" *

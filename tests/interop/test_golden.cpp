@@ -104,16 +104,7 @@ double loss_of(nn::EcgNet& net, const Tensor& x, const Tensor& y, Tensor* loss_o
   return parts.total.item<double>();
 }
 
-// Evaluated when the test cases register: without the fixture they are skipped (and counted as skipped), with the
-// reason printed once.
-bool no_fixture() {
-  static const bool missing = [] {
-    const bool m = !std::filesystem::exists(fixture_checkpoint());
-    if (m) fmt::print("golden tests skipped: fixture checkpoint not found at {}\n", fixture_checkpoint().string());
-    return m;
-  }();
-  return missing;
-}
+bool no_fixture() { return agf::test::missing_fixture(fixture_checkpoint()); }
 
 }  // namespace
 

@@ -66,15 +66,15 @@ TEST_CASE("checkpoint: conversion to safetensors reloads bit-identically") {
     CAPTURE(f);
     check_converted_identically(io_golden(f), dir / (std::string(f) + ".safetensors"));
   }
-  const auto fixture = agf::test::fixtures_dir() / "pretrained" / "CODE_testtinylightbias_full_checkpoint.pkl";
-  if (std::filesystem::exists(fixture)) {
-    check_converted_identically(fixture, dir / "pretrained.safetensors");
-    const std::string listing =
-        io::format_tensor_listing(io::load_checkpoint(dir / "pretrained.safetensors").tensors);
-    CHECK(listing.ends_with("total: 66 tensors, 278860 elements, 1115464 bytes\n"));
-  } else {
-    MESSAGE("skipped the pretrained fixture: not found at " << fixture.string());
-  }
+}
+
+TEST_CASE("checkpoint: the pretrained fixture converts to safetensors and reloads bit-identically" *
+          doctest::skip(agf::test::no_pretrained_fixture())) {
+  const fs::path dir = agf::test::io_scratch_dir() / "convert_pretrained";
+  fs::create_directories(dir);
+  check_converted_identically(agf::test::pretrained_fixture(), dir / "pretrained.safetensors");
+  const std::string listing = io::format_tensor_listing(io::load_checkpoint(dir / "pretrained.safetensors").tensors);
+  CHECK(listing.ends_with("total: 66 tensors, 278860 elements, 1115464 bytes\n"));
 }
 
 TEST_CASE("checkpoint: a failed conversion leaves no output") {

@@ -112,12 +112,9 @@ TEST_CASE("torch checkpoint: the bare pickle with caller-supplied storages") {
   CHECK(c.tensors[0].second.to_vector<float>() == data);
 }
 
-TEST_CASE("torch checkpoint: the pretrained fixture (tinylight, saved from cuda:0)") {
-  const auto path = agf::test::fixtures_dir() / "pretrained" / "CODE_testtinylightbias_full_checkpoint.pkl";
-  if (!std::filesystem::exists(path)) {
-    MESSAGE("skipped: fixture not found at " << path.string() << " (set AGF_FIXTURES)");
-    return;
-  }
+TEST_CASE("torch checkpoint: the pretrained fixture (tinylight, saved from cuda:0)" *
+          doctest::skip(agf::test::no_pretrained_fixture())) {
+  const auto path = agf::test::pretrained_fixture();
   const io::TorchCheckpoint c = io::load_torch_checkpoint(path);
   const auto& g = io_golden_json().at("pretrained");
   REQUIRE(c.tensors.size() == 66);

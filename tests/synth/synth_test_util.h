@@ -7,9 +7,12 @@
 #include <string>
 #include <vector>
 
+#include "common/test_util.h"
 #include "ecg/synth/generator.h"
 
 namespace agf::synth::test {
+
+using agf::test::missing_fixture;
 
 // Sample indices of QRS complexes: slope energy summed over the eight independent leads (I, II, V1..V6), a
 // +-10 ms central difference (which also cancels 50 Hz exactly), a 50 ms moving average, a threshold at 30% of

@@ -8,16 +8,15 @@
 
 #include "common/test_util.h"
 #include "ecg/synth/classes.h"
+#include "synth/synth_test_util.h"
 #include "tensor/error.h"
 
 using namespace agf::synth;
 
-TEST_CASE("synth labels: SNOMED codes and abbreviations are those of the Challenge 2021 scored table") {
+TEST_CASE("synth labels: SNOMED codes and abbreviations are those of the Challenge 2021 scored table" *
+          doctest::skip(agf::synth::test::missing_fixture(agf::test::fixtures_dir() / "challenge2021" /
+                                                          "dx_mapping_scored.csv"))) {
   const auto csv = agf::test::fixtures_dir() / "challenge2021" / "dx_mapping_scored.csv";
-  if (!std::filesystem::exists(csv)) {
-    MESSAGE("skipped: no ", csv.string());
-    return;
-  }
   std::ifstream f(csv);
   std::map<std::string, std::string> abbreviation_of;
   std::string line;
