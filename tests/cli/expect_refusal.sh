@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # expect_refusal.sh APP [ARGS...]: passes when APP refuses its input the way every app must: exit status 1 or 2
 # (not 0, not a crash or a signal), exactly one line on stderr, and no output file named by -o/--output left behind.
-# Meson's should_fail would also accept a segfault; this does not.
+# Meson's should_fail would also accept a segfault; this does not. With EXPECT set, the line must contain it.
 set -u
 err=$(mktemp)
 trap 'rm -f "$err"' EXIT
@@ -22,5 +22,8 @@ if [ "$lines" -ne 1 ]; then
 fi
 if [ -n "$out" ] && [ -e "$out" ] && [ -f "$out" ]; then
   echo "the refused run left its output behind: $out"; exit 1
+fi
+if [ -n "${EXPECT:-}" ] && ! grep -qF -- "$EXPECT" "$err"; then
+  echo "the refusal does not say '$EXPECT':"; cat "$err"; exit 1
 fi
 echo "refused as expected: $(cat "$err")"
