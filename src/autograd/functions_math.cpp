@@ -200,7 +200,7 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool ta, bool tb) {
   if (!should_record({&a, &b})) return out;
   const bool na = requires_grad(a), nb = requires_grad(b);
   return record(out, "matmul", {a, b},
-                [ta, tb, sa = a.shape(), sb = b.shape(), av = nb ? saved(a) : Tensor(),
+                [ta, tb, sa = a.shape(), sb = b.shape(), av = nb ? saved(a) : SavedTensor(),
                  bv = na ? saved(b) : SavedTensor()](const Tensor& g) {
                   Tensor ga, gb;
                   // C = op(A) op(B): dA = g op(B)^T (or op(B) g^T when A is stored transposed), and likewise dB.

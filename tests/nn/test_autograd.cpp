@@ -138,4 +138,14 @@ TEST_CASE("autograd: a saved tensor overwritten before backward is an error, not
   Tensor ok = ag::sum(ag::matmul(x, w));
   backward(ok);  // a fresh forward after the write is fine
   CHECK(grad(x).defined());
+
+  // The left operand is saved for the right one's gradient: overwriting it is caught the same way.
+  Tensor a = leaf64({2, 3}, 62), b = leaf64({3, 4}, 63);
+  Tensor loss_ab = ag::sum(ag::matmul(a, b));
+  {
+    NoGradGuard ng;
+    ops::perturb_(a, 6, 0, 1e-3);
+  }
+  CHECK_THROWS_WITH_AS(backward(loss_ab), doctest::Contains("backward of matmul: a tensor saved for the gradient"),
+                       Error);
 }
