@@ -4,6 +4,8 @@
 #include <cmath>
 #include <functional>
 
+#include "nn/losses.h"
+
 namespace agf::nn {
 
 EcgNetConfig preset_config(const std::string& preset, int64_t n_classes, bool aux_head) {
@@ -184,8 +186,17 @@ EcgNetOutput EcgNet::heads(const Tensor& features) {
     Tensor a = typed_child<Linear>(auxiliary_classifier, 0)->forward(features);
     a = ag::leaky_relu(a, cfg_.leaky_slope);
     out.aux_logit = typed_child<Linear>(auxiliary_classifier, 2)->forward(a);
+    if (gate_threshold_) out.main_logits = gate_main_logits(out.main_logits, out.aux_logit, *gate_threshold_);
   }
   return out;
+}
+
+void EcgNet::set_gradient_gate(std::optional<double> positive_threshold) {
+  AGF_CHECK(!positive_threshold || cfg_.aux_head, "EcgNet: the gradient gate needs the auxiliary head (aux_head)");
+  AGF_CHECK(!positive_threshold || (*positive_threshold >= 0 && *positive_threshold < 1),
+            "EcgNet: gradient-gate threshold {} is not in [0, 1) (a probability the aux head's sigmoid must exceed)",
+            positive_threshold.value_or(0));
+  gate_threshold_ = positive_threshold;
 }
 
 std::vector<Conv1d*> EcgNet::lora_convs() {

@@ -2,6 +2,7 @@
 // EcgNet (spec/model.md): a residual convolutional encoder (T -> T/64 tokens), a pre-norm causal transformer, max
 // over tokens, and two heads. Parameter and buffer names match the published checkpoints exactly.
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -89,6 +90,12 @@ class EcgNet : public Module {
   // The heads on given features (the `head_grad: full` path differentiates only these).
   EcgNetOutput heads(const Tensor& features);
 
+  // The per-sample gradient gate of spec/model.md: while set (and the auxiliary head exists), main_logits carry their
+  // gradient only for samples with sigmoid(aux_logit) > positive_threshold; their forward value is unchanged. The
+  // threshold is the mean class prevalence of the labelled training split, which the trainer knows, not the net.
+  void set_gradient_gate(std::optional<double> positive_threshold);
+  std::optional<double> gradient_gate() const { return gate_threshold_; }
+
   // LoRA on every conv1/conv2/conv3, the q/k/v of every c_attn, fc1, fc2, classifier.0, auxiliary_classifier.0.
   void enable_lora(const LoraConfig& cfg, uint64_t seed);
   void merge_lora();
@@ -110,6 +117,7 @@ class EcgNet : public Module {
   std::vector<Linear*> lora_linears();
   EcgNetConfig cfg_;
   bool lora_enabled_ = false;
+  std::optional<double> gate_threshold_;
 };
 
 }  // namespace agf::nn
