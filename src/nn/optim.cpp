@@ -123,7 +123,8 @@ LRSchedule::Kind LRSchedule::parse(const std::string& name) {
 
 double LRSchedule::at(int64_t step) const {
   if (kind_ == Kind::constant) return base_;
-  if (step < warmup_) return base_ * static_cast<double>(step + 1) / static_cast<double>(warmup_);
+  // The reference's schedule (transformers' get_linear_schedule_with_warmup under LambdaLR): step 0 runs at lr 0.
+  if (step < warmup_) return base_ * static_cast<double>(step) / static_cast<double>(warmup_);
   const double progress =
       static_cast<double>(step - warmup_) / static_cast<double>(std::max<int64_t>(1, total_ - warmup_));
   if (kind_ == Kind::warmup_linear) return base_ * std::max(0.0, 1.0 - progress);

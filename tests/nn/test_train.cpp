@@ -100,8 +100,9 @@ TEST_CASE("SGD with momentum and LR schedules: known values") {
   }
   CHECK(p.item<double>() == doctest::Approx(ref).epsilon(1e-14));
   LRSchedule lin(LRSchedule::Kind::warmup_linear, 1.0, 1000, 0.01);  // 10 warm-up steps
-  CHECK(lin.at(0) == doctest::Approx(0.1));
-  CHECK(lin.at(9) == doctest::Approx(1.0));
+  CHECK(lin.at(0) == 0.0);  // as the reference: the first update runs at lr 0
+  CHECK(lin.at(1) == doctest::Approx(0.1));
+  CHECK(lin.at(9) == doctest::Approx(0.9));
   CHECK(lin.at(10) == doctest::Approx(1.0));
   CHECK(lin.at(505) == doctest::Approx(0.5));
   CHECK(lin.at(999) == doctest::Approx(1.0 / 990));
