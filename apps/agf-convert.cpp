@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
       agf::fusion::LoadedTraining header;
       auto net = agf::fusion::build_from_checkpoint(input, &header);
       AGF_CHECK(header.lora, "{}: --merge-lora needs a checkpoint with LoRA adapters; this one has none", input);
-      const auto merged = agf::fusion::merged_backbone(*net);
+      const auto merged = agf::fusion::merged_backbone(*net, agf::fusion::BackboneLayout::published);
       agf::io::save_safetensors(output, merged,
                                 {{"source", std::filesystem::path(input).filename().string()},
                                  {"network", agf::fusion::config_to_json(header.net_config).dump()},

@@ -1,5 +1,7 @@
 #include "fusion/model_io.h"
 
+#include <map>
+
 #include "io/checkpoint.h"
 #include "io/file_util.h"
 #include "io/half.h"
@@ -39,7 +41,12 @@ BackboneLoadReport load_backbone(nn::EcgNet& net, const std::filesystem::path& p
     lo.reinit_patterns.push_back("*.lora_A*");
     lo.reinit_patterns.push_back("*.lora_B*");
   }
-  if (opt.reinit_classifier) lo.reinit_patterns.push_back("classifier.1.*");
+  if (opt.reinit_classifier) {
+    // As the reference does for fine-tuning: the file's last head layer is left out whatever its shape (a new label
+    // set may have as many classes as the old one).
+    lo.reinit_patterns.push_back("classifier.1.*");
+    std::erase_if(state, [](const auto& e) { return e.first.starts_with("classifier.1."); });
+  }
   rep.load = net.load_state_dict(state, lo);
   return rep;
 }
@@ -171,13 +178,30 @@ std::unique_ptr<nn::EcgNet> build_from_checkpoint(const std::filesystem::path& p
   return net;
 }
 
-nn::NamedTensors merged_backbone(nn::EcgNet& net) {
-  const bool merge_here = net.lora_enabled() && !net.lora_merged();
-  if (merge_here) net.merge_lora();
+nn::NamedTensors merged_backbone(nn::EcgNet& net, BackboneLayout layout) {
+  // W + scaling * dW computed beside the network, never in it: merging in place and unmerging again would leave W
+  // off by a rounding (W + dW - dW), disturbing a run that exports a backbone midway and its exact resume.
+  std::map<std::string, Tensor> merged;
+  if (net.lora_enabled() && !net.lora_merged()) {
+    NoGradGuard no_grad;
+    for (auto& [prefix, m] : net.named_modules()) {
+      if (auto* conv = dynamic_cast<nn::Conv1d*>(m); conv && conv->lora().enabled)
+        merged.emplace(prefix + ".weight", conv->merged_weight());
+      else if (auto* lin = dynamic_cast<nn::Linear*>(m); lin && lin->lora().enabled)
+        merged.emplace(prefix + ".weight", lin->merged_weight());
+    }
+    for (const auto& [n, w] : merged) AGF_CHECK(nn::all_finite(w), "merging LoRA into '{}' gives non-finite values", n);
+  }
   nn::NamedTensors out;
-  for (auto& [n, t] : net.state_dict())
-    if (!is_lora_name(n)) out.emplace_back(n, t.clone());
-  if (merge_here) net.unmerge_lora();  // the caller's network is left as it was
+  for (auto& [n, t] : net.state_dict()) {
+    if (is_lora_name(n)) continue;
+    auto it = merged.find(n);
+    Tensor w = it != merged.end() ? it->second : t.clone();
+    // The published checkpoints hold the 1-D kernels as the (Cout, Cin, 1, K) of PyTorch's 2-D convolutions.
+    if (layout == BackboneLayout::published && w.dim() == 3 && n.find(".conv.weight") != std::string::npos)
+      w = w.unsqueeze(2);
+    out.emplace_back(n, w);
+  }
   return out;
 }
 

@@ -17,7 +17,8 @@ namespace agf::fusion {
 
 struct BackboneLoadOptions {
   bool strict = true;
-  // Re-initialise the main head's last layer when its shape differs (fine-tuning on a new label set).
+  // Leave the main head's last layer (classifier.1.*) at its fresh initialisation whatever the file holds, as the
+  // reference does when it fine-tunes on a new label set (of any size, the same one's included).
   bool reinit_classifier = false;
 };
 
@@ -60,8 +61,12 @@ TrainingState load_training_checkpoint(const std::filesystem::path& path, nn::Ec
 // Builds the network the checkpoint describes and loads it.
 std::unique_ptr<nn::EcgNet> build_from_checkpoint(const std::filesystem::path& path, LoadedTraining* header = nullptr);
 
+// How a backbone's conv weights are shaped: ours (Cout, Cin, K), or the published checkpoints' (Cout, Cin, 1, K), which
+// the PyTorch reference loads with strict=True.
+enum class BackboneLayout { native, published };
+
 // A copy of the state dict of `net` with LoRA adapters merged into the weights and the adapter tensors left out: a
-// plain backbone for agf-convert --merge-lora and for the distillation teacher. `net` itself is left as it was.
-nn::NamedTensors merged_backbone(nn::EcgNet& net);
+// plain backbone for agf-convert --merge-lora and for the distillation teacher. `net` is not modified (bit for bit).
+nn::NamedTensors merged_backbone(nn::EcgNet& net, BackboneLayout layout = BackboneLayout::native);
 
 }  // namespace agf::fusion

@@ -150,3 +150,84 @@ TEST_CASE("backbone: the real checkpoint loads by name; a wrong shape is named; 
   const auto got = plain.forward(x).main_logits.to_vector<float>();
   for (size_t i = 0; i < got.size(); ++i) CHECK(got[i] == doctest::Approx(adapted[i]).epsilon(1e-5));
 }
+
+namespace {
+// Every parameter and buffer of `net`, as bytes.
+std::vector<std::vector<uint8_t>> state_bytes(nn::EcgNet& net) {
+  std::vector<std::vector<uint8_t>> out;
+  for (auto& [n, t] : net.state_dict()) {
+    const Tensor c = t.contiguous();
+    const auto* p = static_cast<const uint8_t*>(c.raw_data());
+    out.emplace_back(p, p + c.nbytes());
+  }
+  return out;
+}
+}  // namespace
+
+TEST_CASE("backbone export: the network is untouched bit for bit; the published layout has (Cout, Cin, 1, K) convs") {
+  TempDir dir;
+  auto net = make_net();
+  {
+    NoGradGuard ng;
+    uint64_t s = 40;
+    for (auto& [n, t] : net->named_parameters())
+      if (n.find("lora_B") != std::string::npos) fill_uniform_(*t, s++, 0, -0.05, 0.05);
+  }
+  const auto before = state_bytes(*net);
+  const auto native = fusion::merged_backbone(*net);
+  const auto published = fusion::merged_backbone(*net, fusion::BackboneLayout::published);
+  CHECK(state_bytes(*net) == before);  // merge + unmerge in place would leave W + dW - dW
+  CHECK(!net->lora_merged());
+  REQUIRE(native.size() == published.size());
+  int convs = 0;
+  for (size_t i = 0; i < native.size(); ++i) {
+    const auto& [n, t] = published[i];
+    CHECK(n.find("lora_") == std::string::npos);
+    if (n.ends_with(".conv.weight")) {
+      ++convs;
+      CHECK(t.dim() == 4);
+      CHECK(t.size(2) == 1);
+      CHECK(t.squeeze(2).to_vector<float>() == native[i].second.to_vector<float>());
+    } else {
+      CHECK(t.shape() == native[i].second.shape());
+    }
+  }
+  CHECK(convs == 9);
+  // The published layout loads back through the same loader as the real checkpoints.
+  io::save_safetensors(dir.path / "merged.safetensors", published, {});
+  nn::EcgNet plain(nn::preset_config("tinylight", 6, true));
+  const auto rep = fusion::load_backbone(plain, dir.path / "merged.safetensors");
+  CHECK(rep.load.loaded.size() == published.size());
+}
+
+TEST_CASE("backbone load: missing and unexpected names are reported; the head is re-initialised on request") {
+  TempDir dir;
+  nn::EcgNet src(nn::preset_config("tinylight", 6, true), 50);
+  nn::NamedTensors state = src.state_dict();
+  // One name dropped, one stray name added.
+  std::erase_if(state, [](const auto& e) { return e.first == "transformer_layers.0.fc1.bias"; });
+  state.emplace_back("transformer_layers.0.fc3.weight", zeros({2, 2}));
+  io::save_safetensors(dir.path / "odd.safetensors", state, {});
+  nn::EcgNet dst(nn::preset_config("tinylight", 6, true), 51);
+  CHECK_THROWS_WITH_AS(fusion::load_backbone(dst, dir.path / "odd.safetensors"),
+                       doctest::Contains("state dict: 1 missing name(s): transformer_layers.0.fc1.bias"), Error);
+  const auto lenient = fusion::load_backbone(dst, dir.path / "odd.safetensors", {/*strict=*/false});
+  CHECK(lenient.load.missing == std::vector<std::string>{"transformer_layers.0.fc1.bias"});
+  CHECK(lenient.load.unexpected == std::vector<std::string>{"transformer_layers.0.fc3.weight"});
+
+  // Same class count, head re-initialised on request: classifier.1 keeps its fresh values, the rest is loaded.
+  io::save_safetensors(dir.path / "six.safetensors", src.state_dict(), {});
+  nn::EcgNet fresh(nn::preset_config("tinylight", 6, true), 52);
+  auto tensor_of = [](nn::EcgNet& n, const std::string& name) {
+    for (auto& [k, t] : n.state_dict())
+      if (k == name) return t.to_vector<float>();
+    FAIL("no tensor " << name);
+    return std::vector<float>{};
+  };
+  const auto fresh_head = tensor_of(fresh, "classifier.1.weight");
+  REQUIRE(fresh_head != tensor_of(src, "classifier.1.weight"));
+  const auto rep = fusion::load_backbone(fresh, dir.path / "six.safetensors", {true, /*reinit_classifier=*/true});
+  CHECK(rep.load.reinitialised == std::vector<std::string>{"classifier.1.weight", "classifier.1.bias"});
+  CHECK(tensor_of(fresh, "classifier.1.weight") == fresh_head);
+  CHECK(tensor_of(fresh, "classifier.0.weight") == tensor_of(src, "classifier.0.weight"));
+}
