@@ -128,6 +128,11 @@ TEST_CASE("golden: eval-mode activations, logits, loss and every parameter gradi
   nn::NamedTensors trace;
   loss_of(*net, x, y, &loss, &out, &trace);
   g_worst = 0;
+  // Every block output the reference dumped: three encoder blocks, the tokens, the one transformer layer.
+  std::vector<std::string> traced;
+  for (auto& [n, t] : trace) traced.push_back(n);
+  CHECK(traced == std::vector<std::string>{"encoder_layers.0.out", "encoder_layers.1.out", "encoder_layers.2.out",
+                                           "tokens", "transformer_layers.0.out"});
   for (auto& [n, t] : trace) compare(ev, n, t, 1e-4);
   compare(ev, "features", out.features, 1e-4);
   compare(ev, "main_logits", out.main_logits, 1e-4);

@@ -29,10 +29,18 @@ void check_converted_identically(const fs::path& input, const fs::path& output) 
     CHECK(found->shape() == t.shape());
     CHECK((t.nbytes() == 0 || std::memcmp(found->raw_data(), t.raw_data(), t.nbytes()) == 0));
   }
-  // Converting the converted file again gives the same bytes but for the provenance line.
+  // Converting the converted file again gives the same tensors, byte for byte.
   const fs::path again = output.string() + ".again.safetensors";
   io::convert_to_safetensors(output, again);
-  CHECK(io::load_safetensors(again).tensors.size() == src.tensors.size());
+  const auto twice = io::load_safetensors(again);
+  REQUIRE(twice.tensors.size() == src.tensors.size());
+  for (size_t i = 0; i < twice.tensors.size(); ++i) {
+    const auto& [n, t] = twice.tensors[i];
+    const auto& [n1, t1] = back.tensors[i];
+    CHECK(n == n1);
+    CHECK(t.shape() == t1.shape());
+    CHECK((t.nbytes() == 0 || std::memcmp(t.raw_data(), t1.raw_data(), t.nbytes()) == 0));
+  }
 }
 
 }  // namespace
