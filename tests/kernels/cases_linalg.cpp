@@ -257,6 +257,10 @@ void add_conv1d_cases(std::vector<Case>& cases) {
   Case chunked = conv_case({3, 8, 2, 6000, 16, 1, 7, true, L::strided});
   chunked.fd_samples = 8;
   cases.push_back(std::move(chunked));
+  // The widest channel count the engine meets (preset large: C = 768) with the longest kernel, on a transposed x.
+  Case wide = conv_case({1, 768, 2, 24, 17, 2, 8, true, L::transposed});
+  wide.fd_samples = 8;
+  cases.push_back(std::move(wide));
   // EcgNet: block 0 conv1 (12 -> 64 leads-to-width, 6144 -> 1536); a width-512 conv2 at 384; a 1x1 skip conv.
   const ConvSpec conv1{4, 12, 64, 6144, 9, 4, 4};
   const ConvSpec conv2{4, 512, 512, 384, 9, 1, 4};

@@ -103,14 +103,21 @@ void add_reduce_cases(std::vector<Case>& cases) {
         return std::vector<Tensor>{out};
       };
       c.reference = [op, v](const std::vector<Ref>& in) { return std::vector<Ref>{ref_reduce(op, in[0], v.dims)}; };
-      if (op == ops::ReduceOp::sum || op == ops::ReduceOp::mean || op == ops::ReduceOp::sumsq) {
-        c.backward = [op, v](const std::vector<Tensor>& in, const std::vector<Tensor>& gy, Guard&) {
-          Tensor g = gy[0].expand(in[0].shape());
-          if (op == ops::ReduceOp::mean) g = ops::scale(g, static_cast<double>(gy[0].numel()) / in[0].numel());
-          if (op == ops::ReduceOp::sumsq) g = ops::mul(g, ops::scale(in[0], 2.0));
-          return std::vector<Tensor>{g.contiguous()};
-        };
-      }
+      c.backward = [op, v](const std::vector<Tensor>& in, const std::vector<Tensor>& gy, Guard&) {
+        Tensor g = gy[0].expand(in[0].shape());
+        if (op == ops::ReduceOp::mean) g = ops::scale(g, static_cast<double>(gy[0].numel()) / in[0].numel());
+        if (op == ops::ReduceOp::sumsq) g = ops::mul(g, ops::scale(in[0], 2.0));
+        if (op == ops::ReduceOp::max || op == ops::ReduceOp::min) {
+          // The gradient goes to the extremum (the inputs are distinct random values: no ties): a 0/1 mask of
+          // x == the reduced value broadcast back, 1 - |sign(x - y)|.
+          std::vector<int64_t> dims = v.dims;
+          if (dims.empty())
+            for (int64_t d = 0; d < in[0].dim(); ++d) dims.push_back(d);
+          const Tensor y = ops::reduce(op, in[0], dims, /*keepdim=*/true).expand(in[0].shape());
+          g = ops::mul(g, ops::add_scalar(ops::neg(ops::abs(ops::sign(ops::sub(in[0], y)))), 1.0));
+        }
+        return std::vector<Tensor>{g.contiguous()};
+      };
       if (shape_numel(v.shape) > 100000) c.rtol_f32 = 1e-6;
       c.fd_samples = 24;
       c.flops = [v] { return static_cast<double>(shape_numel(v.shape)); };

@@ -121,3 +121,12 @@ TEST_CASE("perturb(+a), perturb(-2a), perturb(+a) returns every element within 4
     }
   }
 }
+
+TEST_CASE("perturb_ refuses a non-contiguous tensor: element i must be counter offset + i") {
+  Tensor theta = empty({4, 6});
+  fill_normal_(theta, 1, 0);
+  const auto before = theta.to_vector<float>();
+  CHECK_THROWS_WITH_AS(ops::perturb_(theta.transpose(0, 1), 7, 0, 1e-3), doctest::Contains("must be contiguous"),
+                       Error);
+  CHECK(theta.to_vector<float>() == before);
+}
