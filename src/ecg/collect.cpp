@@ -93,9 +93,10 @@ std::string stem_of(const fs::path& dir) {
   return name.empty() || name == "." || name == ".." ? std::string("dataset") : name;
 }
 
-// Finishes the dataset and its class table; fills the report's outcome fields. The table is staged in a temporary
-// file and renamed into place only once the dataset is, so a failed finish leaves a previous run's good table alone
-// (and no temporary behind).
+// Finishes the dataset, its class table and (when records were skipped) the table of skipped records; fills the
+// report's outcome fields. The tables are staged in temporary files and renamed into place only once the dataset
+// is, so a failed finish leaves a previous run's good tables alone (and no temporary behind); a skipped table left
+// by an earlier run of this name is removed, as it no longer describes the dataset beside it.
 void finish_outputs(DatasetWriter& writer, const std::vector<DatasetClass>& classes, const CollectSettings& settings,
                     CollectReport& report) {
   const int64_t n = writer.size(), k = writer.num_classes();
@@ -108,15 +109,25 @@ void finish_outputs(DatasetWriter& writer, const std::vector<DatasetClass>& clas
   for (SplitPart p : {SplitPart::train, SplitPart::val, SplitPart::test})
     report.split_sizes[static_cast<size_t>(p)] = static_cast<int64_t>(splits.part(p).size());
   report.class_table = settings.out_dir / (report.name + ".classes.csv");
-  const fs::path staged = stage_class_table(report.class_table, classes, writer.labels(), splits);
+  report.skipped_table = settings.out_dir / (report.name + ".skipped.csv");
+  std::vector<std::pair<fs::path, fs::path>> staged;  // temporary -> final
   try {
+    staged.emplace_back(stage_class_table(report.class_table, classes, writer.labels(), splits), report.class_table);
+    if (report.skips.skipped() > 0)
+      staged.emplace_back(stage_text_file(report.skipped_table, skipped_table_text(report.skips)),
+                          report.skipped_table);
     writer.finish(splits);
   } catch (...) {
     std::error_code ec;
-    fs::remove(staged, ec);
+    for (const auto& [tmp, final_path] : staged) fs::remove(tmp, ec);
     throw;
   }
-  commit_class_table(staged, report.class_table);
+  for (const auto& [tmp, final_path] : staged) commit_staged_file(tmp, final_path);
+  if (report.skips.skipped() == 0) {
+    std::error_code ec;
+    fs::remove(report.skipped_table, ec);
+    report.skipped_table.clear();
+  }
 }
 
 std::vector<DatasetClass> to_dataset_classes(const ClassSet& set) {
@@ -437,7 +448,13 @@ std::string CollectReport::summary() const {
   std::string s = fmt::format("{}: {} records found, {} written to {} in {:.1f} s ({:.0f} records/s)\n", name, found,
                               written, output.string(), seconds, seconds > 0 ? written / seconds : 0.0);
   s += fmt::format("  skipped: {}\n", skips.summary());
-  for (const auto& [record, message] : skips.examples()) s += fmt::format("    {}\n", message);
+  constexpr size_t kShown = 10;
+  const auto& skipped = skips.records();
+  for (size_t i = 0; i < std::min(kShown, skipped.size()); ++i) s += fmt::format("    {}\n", skipped[i].message);
+  if (!skipped.empty())
+    s += fmt::format("    {}every skipped record with its reason: {}\n",
+                     skipped.size() > kShown ? fmt::format("... {} more; ", skipped.size() - kShown) : "",
+                     skipped_table.string());
   s += fmt::format("  dropped for no kept class: {}\n", dropped_unlabelled);
   s += fmt::format("  splits: train {}, val {}, test {}\n", split_sizes[0], split_sizes[1], split_sizes[2]);
   s += fmt::format("  classes ({}; table {}):\n", classes.size(), class_table.string());

@@ -53,6 +53,7 @@ struct Code15Source {
 struct CollectReport {
   std::string name;
   std::filesystem::path output, class_table;
+  std::filesystem::path skipped_table;  // <name>.skipped.csv, written when records were skipped (else empty)
   int64_t found = 0;               // records (exams) found in the input
   int64_t written = 0;
   SkipTally skips;                 // bad records by reason

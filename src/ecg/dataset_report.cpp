@@ -74,9 +74,13 @@ fs::path stage_class_table(const fs::path& csv, const std::vector<DatasetClass>&
   for (size_t j = 0; j < classes.size(); ++j)
     text += fmt::format("{},{},{},{},{},{},{}\n", j, classes[j].code, classes[j].abbreviation, all[j], train[j],
                         val[j], test[j]);
-  const fs::path tmp = csv.string() + ".tmp";
+  return stage_text_file(csv, text);
+}
+
+fs::path stage_text_file(const fs::path& path, const std::string& text) {
+  const fs::path tmp = path.string() + ".tmp";
   std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  AGF_CHECK(f != nullptr, "cannot create class table {}: {}", tmp.string(), std::strerror(errno));
+  AGF_CHECK(f != nullptr, "cannot create {}: {}", tmp.string(), std::strerror(errno));
   // errno is taken right after the call that failed: a later call (fclose, remove) may overwrite it.
   int err = 0;
   if (std::fwrite(text.data(), 1, text.size(), f) != text.size() || std::fflush(f) != 0) err = errno;
@@ -84,24 +88,41 @@ fs::path stage_class_table(const fs::path& csv, const std::vector<DatasetClass>&
   if (err != 0) {
     std::error_code ec;
     fs::remove(tmp, ec);
-    AGF_FAIL("writing class table {} failed: {}", tmp.string(), std::strerror(err));
+    AGF_FAIL("writing {} failed: {}", tmp.string(), std::strerror(err));
   }
   return tmp;
 }
 
-void commit_class_table(const fs::path& staged, const fs::path& csv) {
+void commit_staged_file(const fs::path& staged, const fs::path& path) {
   std::error_code ec;
-  fs::rename(staged, csv, ec);
+  fs::rename(staged, path, ec);
   if (ec) {
     std::error_code ignored;  // the rename's error is the one to report
     fs::remove(staged, ignored);
-    AGF_FAIL("cannot rename {} to {}: {}", staged.string(), csv.string(), ec.message());
+    AGF_FAIL("cannot rename {} to {}: {}", staged.string(), path.string(), ec.message());
   }
 }
 
 void write_class_table(const fs::path& csv, const std::vector<DatasetClass>& classes,
                        const std::vector<uint8_t>& labels, const DatasetSplits& splits) {
-  commit_class_table(stage_class_table(csv, classes, labels, splits), csv);
+  commit_staged_file(stage_class_table(csv, classes, labels, splits), csv);
+}
+
+namespace {
+// RFC 4180: a field holding a comma, quote or line break is quoted, its quotes doubled.
+std::string csv_field(const std::string& v) {
+  if (v.find_first_of(",\"\r\n") == std::string::npos) return v;
+  std::string q = "\"";
+  for (char c : v) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return q + "\"";
+}
+}  // namespace
+
+std::string skipped_table_text(const SkipTally& skips) {
+  std::string text = "record,reason,message\n";
+  for (const SkippedRecord& r : skips.records())
+    text += fmt::format("{},{},{}\n", csv_field(r.record), problem_name(r.problem), csv_field(r.message));
+  return text;
 }
 
 }  // namespace agf::ecg

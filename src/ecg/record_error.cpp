@@ -25,7 +25,7 @@ void fail_record(RecordProblem problem, const std::string& record, const std::st
 void SkipTally::note(const RecordError& e) {
   ++skipped_;
   ++by_reason_[e.problem()];
-  if (examples_.size() < max_examples_) examples_.emplace_back(e.record(), e.what());
+  records_.push_back({e.record(), e.problem(), e.what()});
 }
 
 int64_t SkipTally::skipped(RecordProblem p) const {

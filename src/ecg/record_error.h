@@ -45,9 +45,15 @@ class RecordError : public Error {
 // Skip-and-count policy for a batch reader: attempt() runs one record's work; a RecordError is counted by reason
 // and swallowed (returns false) unless strict, when it propagates. Any other error always propagates: it is a bug or
 // a configuration problem, not a bad record.
+struct SkippedRecord {
+  std::string record;
+  RecordProblem problem;
+  std::string message;
+};
+
 class SkipTally {
  public:
-  explicit SkipTally(bool strict = false, size_t max_examples = 10) : strict_(strict), max_examples_(max_examples) {}
+  explicit SkipTally(bool strict = false) : strict_(strict) {}
 
   template <typename Fn>
   bool attempt(Fn&& fn) {
@@ -68,18 +74,17 @@ class SkipTally {
   int64_t skipped() const { return skipped_; }
   int64_t skipped(RecordProblem p) const;
   const std::map<RecordProblem, int64_t>& by_reason() const { return by_reason_; }
-  // The first max_examples skipped records with their messages, for a log.
-  const std::vector<std::pair<std::string, std::string>>& examples() const { return examples_; }
+  // Every skipped record with its reason, in the order they were met (agf-collect writes them to a table).
+  const std::vector<SkippedRecord>& records() const { return records_; }
   // "3 skipped of 120 (checksum_mismatch 2, truncated 1)" or "0 skipped of 120".
   std::string summary() const;
 
  private:
   bool strict_;
-  size_t max_examples_;
   int64_t ok_ = 0;
   int64_t skipped_ = 0;
   std::map<RecordProblem, int64_t> by_reason_;
-  std::vector<std::pair<std::string, std::string>> examples_;
+  std::vector<SkippedRecord> records_;
 };
 
 }  // namespace agf::ecg

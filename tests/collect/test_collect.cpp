@@ -2,9 +2,12 @@
 // folders, an unmapped code, a corrupt checksum), --strict, byte-identical re-runs.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include "collect/collect_test_util.h"
 #include "ecg/collect.h"
 #include "ecg/dataset_reader.h"
+#include "ecg/dataset_report.h"
 #include "ecg/preprocess.h"
 #include "ecg/record.h"
 #include "ecg/record_error.h"
@@ -153,13 +156,30 @@ TEST_CASE("collect: nested folders, skipped and dropped records are counted; the
   const std::string table = file_bytes(rep.class_table);
   CHECK(table.starts_with("index,code,abbreviation,records,train,val,test\n0,164889003,AF,4,"));
   CHECK(table.find("\n1,426783006,NSR,2,") != std::string::npos);
+  // Every skipped record is listed with its reason beside the dataset, and the summary points there.
+  CHECK(rep.skipped_table == out.path() / "WFDB_Test.skipped.csv");
+  const std::string skipped = file_bytes(rep.skipped_table);
+  CHECK(skipped.starts_with("record,reason,message\nT0005,checksum_mismatch,record T0005: lead "));
+  CHECK(std::count(skipped.begin(), skipped.end(), '\n') == 2);
+  CHECK(summary.find("every skipped record with its reason: " + rep.skipped_table.string()) != std::string::npos);
 
-  // Records with no kept class can be kept as all-zero rows.
-  ScratchDir out_keep;
+  // Records with no kept class can be kept as all-zero rows. Written to the same folder once T0005 is mended: the
+  // previous run's table of skipped records goes, as it no longer describes the dataset beside it.
   src.drop_unlabelled = false;
-  const CollectReport kept = collect_challenge(src, quiet_settings(out_keep.path()));
+  fs::remove(in.path() / "WFDB_Test" / "T0005.hea");
+  const CollectReport kept = collect_challenge(src, quiet_settings(out.path()));
   CHECK(kept.written == 5);
   CHECK(kept.dropped_unlabelled == 0);
+  CHECK(kept.skips.skipped() == 0);
+  CHECK(kept.skipped_table.empty());
+  CHECK(!fs::exists(out.path() / "WFDB_Test.skipped.csv"));
+}
+
+TEST_CASE("collect: the skipped table quotes messages holding commas or quotes (RFC 4180)") {
+  SkipTally tally;
+  tally.note(RecordError(RecordProblem::bad_header, "A,1", "record A,1: gain '1\"0' is not a number"));
+  CHECK(skipped_table_text(tally) ==
+        "record,reason,message\n\"A,1\",bad_header,\"record A,1: gain '1\"\"0' is not a number\"\n");
 }
 
 TEST_CASE("collect: --strict makes a bad record fatal and leaves no output") {

@@ -271,8 +271,8 @@ TEST_CASE("records: SkipTally counts skipped records by reason; strict makes the
   CHECK(tally.skipped(RecordProblem::bad_data_file) == 1);
   CHECK(tally.skipped(RecordProblem::missing_file) == 1);
   CHECK(tally.summary() == "3 skipped of 4 (missing_file 1, bad_data_file 1, truncated 1)");
-  REQUIRE(tally.examples().size() == 3);
-  CHECK(tally.examples()[0].first == "B");
+  REQUIRE(tally.records().size() == 3);
+  CHECK(tally.records()[0].record == "B");
 
   SkipTally strict(true);
   CHECK_THROWS_AS(strict.attempt([&] { read_challenge_record(dir / "B"); }), RecordError);
