@@ -65,6 +65,58 @@ std::vector<int64_t> detect_qrs(const SynthRecord& rec) {
   return peaks;
 }
 
+QrsSpan measure_qrs_span(const SynthRecord& rec, int64_t detected_peak) {
+  const int64_t n = rec.n_samples;
+  auto at = [&](double seconds) { return static_cast<int64_t>(std::lround(seconds * rec.fs)); };
+  const int64_t lo = std::max<int64_t>(1, detected_peak - at(0.25)), hi = std::min(n - 2, detected_peak + at(0.30));
+  std::vector<double> slope(static_cast<size_t>(hi - lo + 1), 0.0);
+  for (int l : {kI, kII, kV1, kV2, kV3, kV4, kV5, kV6}) {
+    const float* x = rec.lead(l);
+    for (int64_t s = lo; s <= hi; ++s) slope[static_cast<size_t>(s - lo)] += std::abs(x[s + 1] - x[s - 1]);
+  }
+  const int64_t win = std::max<int64_t>(1, at(0.010));
+  std::vector<double> env(slope.size(), 0.0);
+  for (size_t i = 0; i < slope.size(); ++i) {
+    double acc = 0.0;
+    int64_t count = 0;
+    for (int64_t k = -win / 2; k <= win / 2; ++k) {
+      const auto j = static_cast<int64_t>(i) + k;
+      if (j < 0 || j >= static_cast<int64_t>(slope.size())) continue;
+      acc += slope[static_cast<size_t>(j)];
+      ++count;
+    }
+    env[i] = acc / static_cast<double>(count);
+  }
+  auto e = [&](int64_t s) { return env[static_cast<size_t>(s - lo)]; };
+  int64_t peak = detected_peak;
+  for (int64_t s = std::max(lo, detected_peak - at(0.08)); s <= std::min(hi, detected_peak + at(0.08)); ++s)
+    if (e(s) > e(peak)) peak = s;
+  const double level = 0.05 * e(peak);
+  const int64_t quiet = at(0.020);
+  QrsSpan span{peak, peak};
+  for (int64_t s = peak, below = 0; s >= std::max(lo, peak - at(0.15)); --s) {
+    below = e(s) < level ? below + 1 : 0;
+    if (below == 0) span.onset = s;
+    if (below >= quiet) break;
+  }
+  for (int64_t s = peak, below = 0; s <= std::min(hi, peak + at(0.22)); ++s) {
+    below = e(s) < level ? below + 1 : 0;
+    if (below == 0) span.offset = s;
+    if (below >= quiet) break;
+  }
+  return span;
+}
+
+int64_t measure_p_peak(const SynthRecord& rec, int64_t qrs_onset) {
+  const float* x = rec.lead(kII);
+  const int64_t a = std::max<int64_t>(0, qrs_onset - static_cast<int64_t>(std::lround(0.38 * rec.fs)));
+  const int64_t b = qrs_onset - static_cast<int64_t>(std::lround(0.02 * rec.fs));
+  int64_t best = a;
+  for (int64_t s = a; s <= b; ++s)
+    if (std::abs(x[s] - x[a]) > std::abs(x[best] - x[a])) best = s;
+  return best;
+}
+
 std::vector<double> rr_intervals_s(const std::vector<int64_t>& peaks, double fs) {
   std::vector<double> rr;
   for (size_t i = 1; i < peaks.size(); ++i) rr.push_back(static_cast<double>(peaks[i] - peaks[i - 1]) / fs);

@@ -20,6 +20,18 @@ using agf::test::missing_fixture;
 // refractory period.
 std::vector<int64_t> detect_qrs(const SynthRecord& rec);
 
+// QRS onset and offset of the complex around a detected peak, from the signal alone: the spatial slope
+// (sum over the eight independent leads of |x[s+1] - x[s-1]|, smoothed over 10 ms) falls below 5% of its peak
+// and stays there for 20 ms, searched up to 150 ms before and 220 ms after the peak.
+struct QrsSpan {
+  int64_t onset = 0, offset = 0;
+};
+QrsSpan measure_qrs_span(const SynthRecord& rec, int64_t detected_peak);
+
+// The P wave ahead of a QRS, from lead II alone: the sample of its largest deflection from the level 380 ms before
+// the QRS onset, searched in [onset - 380 ms, onset - 20 ms] (clear of the previous T wave when RR >= 800 ms).
+int64_t measure_p_peak(const SynthRecord& rec, int64_t qrs_onset);
+
 std::vector<double> rr_intervals_s(const std::vector<int64_t>& peaks, double fs);
 double mean(const std::vector<double>& v);
 double coefficient_of_variation(const std::vector<double>& v);

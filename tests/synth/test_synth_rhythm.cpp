@@ -226,7 +226,7 @@ TEST_CASE("synth rhythm: AFL flutter waves at 250-350/min and QRS locked to them
 }
 
 TEST_CASE("synth rhythm: PR interval of NSR 120-200 ms, of IAVB above 200 ms, and a P wave where annotated") {
-  double nsr_max = 0.0, iavb_min = 1e9;
+  double nsr_max = 0.0, iavb_min = 1e9, nsr_measured_max = 0.0, iavb_measured_min = 1e9;
   for (const std::string mix : {"NSR=1", "NSR=1,IAVB=1", "SB=1,IAVB=1"}) {
     const bool iavb = mix.find("IAVB") != std::string::npos;
     for (int i = 0; i < kRecords; ++i) {
@@ -234,6 +234,21 @@ TEST_CASE("synth rhythm: PR interval of NSR 120-200 ms, of IAVB above 200 ms, an
       CAPTURE(i);
       const SynthRecord rec = generate_record(config_with_mix(mix, 0.0), kSeed, i);
       CHECK(rec.labels.has(SynthClass::IAVB) == iavb);
+      // From the signal alone: P-wave peak (lead II) to QRS onset, on beats after an RR of at least 800 ms (the
+      // previous T wave is then over before the search window opens). PR = this + P onset-to-peak (~40-60 ms).
+      const auto peaks = detect_qrs(rec);
+      for (size_t k = 1; k < peaks.size(); ++k) {
+        if (peaks[k] - peaks[k - 1] < 0.8 * rec.fs || peaks[k] > rec.n_samples - 0.4 * rec.fs) continue;
+        const int64_t onset = measure_qrs_span(rec, peaks[k]).onset;
+        const double p_to_qrs_ms = 1000.0 * static_cast<double>(onset - measure_p_peak(rec, onset)) / rec.fs;
+        if (iavb) {
+          CHECK(p_to_qrs_ms >= 175.0);
+          iavb_measured_min = std::min(iavb_measured_min, p_to_qrs_ms);
+        } else {
+          CHECK(p_to_qrs_ms <= 160.0);
+          nsr_measured_max = std::max(nsr_measured_max, p_to_qrs_ms);
+        }
+      }
       for (const auto& b : whole_beats(rec)) {
         const double pr_ms = 1000.0 * static_cast<double>(b.qrs_onset - b.p_onset) / rec.fs;
         if (iavb) {
@@ -251,7 +266,9 @@ TEST_CASE("synth rhythm: PR interval of NSR 120-200 ms, of IAVB above 200 ms, an
       }
     }
   }
-  MESSAGE("PR: NSR max ", nsr_max, " ms, IAVB min ", iavb_min, " ms");
+  MESSAGE("PR: NSR max ", nsr_max, " ms, IAVB min ", iavb_min, " ms; P peak to QRS onset measured from the signal: "
+          "NSR max ", nsr_measured_max, " ms, IAVB min ", iavb_measured_min, " ms");
+  CHECK(iavb_measured_min < 1e9);  // some beats were measured
 }
 
 TEST_CASE("synth rhythm: PAC and PVC are premature; a PVC is wide, has no P, and is followed by a full pause") {
