@@ -15,6 +15,7 @@
 #include "nn/ecgnet.h"
 #include "nn/losses.h"
 #include "nn/optim.h"
+#include "tensor/allocator.h"
 #include "tensor/random.h"
 
 using namespace agf;
@@ -169,6 +170,7 @@ int run_train(const TrainOptions& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  agf::keep_freed_host_memory_mapped();
   CLI::App app{"agf-bench: engine-level measurements (memory ledger, training throughput)"};
   app.require_subcommand(1);
   MemoryOptions mo;

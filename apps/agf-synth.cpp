@@ -14,6 +14,7 @@
 #include <string>
 
 #include "ecg/synth/synth_set.h"
+#include "tensor/allocator.h"
 
 namespace {
 
@@ -56,6 +57,7 @@ void print_classes() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  agf::keep_freed_host_memory_mapped();
   auto log = spdlog::stderr_color_mt("agf-synth");
   log->set_pattern("agf-synth: %^%l%$: %v");
   CLI::App app{"Synthetic 12-lead ECG data sets (Challenge 2021 records, CODE-15% parts)"};

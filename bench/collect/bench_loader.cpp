@@ -9,8 +9,10 @@
 
 #include "ecg/dataset_reader.h"
 #include "ecg/loader.h"
+#include "tensor/allocator.h"
 
 int main(int argc, char** argv) {
+  agf::keep_freed_host_memory_mapped();
   using namespace agf::ecg;
   CLI::App app{"Prepared-dataset loader throughput"};
   std::string path, split = "all";

@@ -1,11 +1,22 @@
 #include "tensor/allocator.h"
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include <cstdlib>
 #include <cstring>
 
 #include "tensor/ledger.h"
 
 namespace agf {
+
+void keep_freed_host_memory_mapped() {
+#if defined(__GLIBC__)
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+#endif
+}
 
 void* CpuAllocator::allocate(size_t bytes) {
   if (bytes == 0) return nullptr;
