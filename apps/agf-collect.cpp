@@ -9,9 +9,11 @@
 #include <vector>
 
 #include "ecg/collect.h"
+#include "tensor/allocator.h"
 #include "tensor/error.h"
 
 int main(int argc, char** argv) {
+  agf::keep_freed_host_memory_mapped();
   using namespace agf::ecg;
   CLI::App app{"Prepare ECG datasets: Challenge 2021 WFDB folders and CODE-15% parts -> one HDF5 file each"};
   std::vector<std::string> challenge_dirs, names;
@@ -47,7 +49,7 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
   app.add_option("--target-fs", target_fs, "resample Challenge records to this rate (0: keep the native rate)")
       ->capture_default_str();
-  app.add_option("--deflate", settings.deflate_level, "0: store signals raw; 1-9: shuffle + deflate level")
+  app.add_option("--deflate", settings.deflate_level, "1: shuffle + run-length deflate (fast); 2-9: shuffle + deflate at that level; 0: store signals raw")
       ->capture_default_str()->check(CLI::Range(0, 9));
   app.add_option("--threads", settings.threads, "worker threads (0: one per hardware thread)")
       ->capture_default_str()->check(CLI::Range(0, 1024));

@@ -22,9 +22,10 @@ inline constexpr std::string_view kCollectCreatedBy = "agf-collect 0.1.0";
 struct CollectSettings {
   std::filesystem::path out_dir;
   PreprocessConfig preprocess;  // its length is T of the Challenge datasets; target_fs 0 keeps the native rate
-  // 0: stored raw (the default: deflate costs ~3x the whole preprocessing per record and saves ~36%; see
-  // docs/dataset_format.md); 1-9: shuffle + deflate at that level (1 is the best of the levels).
-  int64_t deflate_level = 0;
+  // 1 (the default): shuffle + zlib's run-length deflate, 64% of raw for ~1.8 ms of CPU a record; 2-9: shuffle +
+  // deflate with zlib's match search at that level (slower, barely smaller); 0: stored raw, the fastest to read.
+  // Measurements in docs/dataset_format.md.
+  int64_t deflate_level = 1;
   int threads = 0;              // workers; 0: one per hardware thread
   bool strict = false;          // a bad record is fatal instead of skipped and counted
   SplitConfig split;

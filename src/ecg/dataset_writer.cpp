@@ -1,10 +1,9 @@
 #include "ecg/dataset_writer.h"
 
-#include <zlib.h>
-
 #include <algorithm>
 #include <cstring>
 
+#include "ecg/chunk_codec.h"
 #include "ecg/dataset_h5.h"
 #include "ecg/leads.h"
 #include "tensor/error.h"
@@ -39,17 +38,7 @@ std::vector<uint8_t> DatasetWriter::encode_record(const float* signal, int64_t l
   const size_t nbytes = n * sizeof(float);
   const auto* src = reinterpret_cast<const uint8_t*>(signal);
   if (deflate_level == 0) return std::vector<uint8_t>(src, src + nbytes);
-  // HDF5's shuffle filter: byte j of every element together, j = 0..3, so exponents sit next to exponents.
-  std::vector<uint8_t> shuffled(nbytes);
-  for (size_t i = 0; i < n; ++i)
-    for (size_t b = 0; b < sizeof(float); ++b) shuffled[b * n + i] = src[i * sizeof(float) + b];
-  uLongf out_len = compressBound(static_cast<uLong>(nbytes));
-  std::vector<uint8_t> out(out_len);
-  const int rc = compress2(out.data(), &out_len, shuffled.data(), static_cast<uLong>(nbytes),
-                           static_cast<int>(deflate_level));
-  AGF_CHECK(rc == Z_OK, "zlib compress2 failed with code {} on a {}-byte record", rc, nbytes);
-  out.resize(out_len);
-  return out;
+  return shuffle_deflate(signal, n, static_cast<int>(deflate_level));
 }
 
 DatasetWriter::DatasetWriter(fs::path path, DatasetInfo info, std::vector<DatasetClass> classes)

@@ -20,10 +20,9 @@ class DatasetWriter {
   DatasetWriter(const DatasetWriter&) = delete;
   DatasetWriter& operator=(const DatasetWriter&) = delete;
 
-  // One record's (12, length) signal as the bytes of its stored chunk: the dataset's filter pipeline (HDF5's
-  // shuffle, then zlib's compress2 exactly as HDF5's deflate filter calls it) or the raw floats when deflate_level
-  // is 0. Pure and thread-safe, so workers compress in parallel and the single writer thread only stores; HDF5
-  // decodes these chunks with its own filters when reading.
+  // One record's (12, length) signal as the bytes of its stored chunk: shuffled and deflated (shuffle_deflate,
+  // which HDF5's shuffle + deflate filters decode when reading) or the raw floats when deflate_level is 0. Pure and
+  // thread-safe, so workers compress in parallel and the single writer thread only stores.
   static std::vector<uint8_t> encode_record(const float* signal, int64_t length, int64_t deflate_level);
 
   // Appends a record; `label_row` holds K bytes (0/1). append() encodes on the calling thread.
