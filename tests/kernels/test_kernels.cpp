@@ -2,8 +2,11 @@
 // (f32 and f64 against the float64 reference) and backward (finite differences), with guard bytes.
 #include <doctest/doctest.h>
 
+#include <cstring>
+
 #include "common/test_util.h"
 #include "kernels/harness.h"
+#include "kernels/ops.h"
 
 namespace {
 
@@ -38,5 +41,63 @@ TEST_CASE("kernel harness: every op on the CPU against float64 references") {
 AGF_GPU_TEST("kernel harness: CUDA against CPU") {
   for (const auto& op : agf::kt::op_names(/*cuda_only=*/true)) {
     SUBCASE(op.c_str()) { run_op(op, true); }
+  }
+}
+
+namespace {
+
+enum class Flaw { none, out_of_bounds, unwritten, wrong_value, wrong_gradient };
+
+// y = 2x through a real kernel, then the flaw: the harness must pass the sound version and fail every flawed one.
+agf::kt::Case doubling_case(Flaw flaw) {
+  using namespace agf;
+  kt::Case c;
+  c.op = "selftest";
+  c.name = "flaw " + std::to_string(static_cast<int>(flaw));
+  c.inputs = {kt::InputSpec{{3, 7}, kt::Layout::transposed}};
+  c.forward = [flaw](const std::vector<Tensor>& in, kt::Guard& g) {
+    Tensor out = g.out(in[0].shape(), in[0].dtype(), in[0].device());
+    ops::unary_out(out, UnaryOp::mul_scalar, in[0], 2.0);
+    auto* bytes = static_cast<unsigned char*>(out.raw_data());
+    const size_t es = out.element_size();
+    if (flaw == Flaw::out_of_bounds) std::memset(bytes + out.nbytes(), 0, es);  // one element past the end
+    if (flaw == Flaw::unwritten) {
+      Tensor fresh = g.out(in[0].shape(), in[0].dtype(), in[0].device());  // poisoned, never written
+      fresh.narrow(0, 0, 2).copy_(out.narrow(0, 0, 2));
+      return std::vector<Tensor>{fresh};
+    }
+    if (flaw == Flaw::wrong_value) {
+      Tensor last = out.narrow(0, 2, 1);
+      last.copy_(ops::scale(last, 1.001));
+    }
+    return std::vector<Tensor>{out};
+  };
+  c.reference = [](const std::vector<kt::Ref>& in) {
+    kt::Ref y(in[0].shape);
+    for (int64_t i = 0; i < y.numel(); ++i) y.v[i] = 2.0 * in[0].v[i];
+    return std::vector<kt::Ref>{y};
+  };
+  c.backward = [flaw](const std::vector<Tensor>&, const std::vector<Tensor>& gy, kt::Guard&) {
+    return std::vector<Tensor>{ops::scale(gy[0], flaw == Flaw::wrong_gradient ? 2.02 : 2.0)};
+  };
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("kernel harness: it catches an out-of-bounds write, an unwritten element, a wrong value or gradient") {
+  CHECK(agf::kt::run_case(doubling_case(Flaw::none), 0, {}).ok);
+  for (Flaw flaw : {Flaw::out_of_bounds, Flaw::unwritten, Flaw::wrong_value, Flaw::wrong_gradient}) {
+    CAPTURE(static_cast<int>(flaw));
+    const auto outcome = agf::kt::run_case(doubling_case(flaw), 0, {});
+    CHECK(!outcome.ok);
+    std::string failures;
+    for (const auto& line : outcome.lines)
+      if (line.find("FAIL") != std::string::npos) failures += line + "\n";
+    INFO(failures);
+    // Each flaw fails its own check: the guard for the overrun, the comparisons for the rest.
+    const bool guard = failures.find("guard byte") != std::string::npos;
+    CHECK(guard == (flaw == Flaw::out_of_bounds));
+    CHECK((failures.find("finite differences") != std::string::npos) == (flaw == Flaw::wrong_gradient));
   }
 }
