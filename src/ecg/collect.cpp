@@ -7,6 +7,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "ecg/atomic_file.h"
 #include "ecg/code15.h"
 #include "ecg/dataset_h5.h"
 #include "ecg/dataset_pipeline.h"
@@ -111,18 +112,31 @@ void finish_outputs(DatasetWriter& writer, const std::vector<DatasetClass>& clas
   report.class_table = settings.out_dir / (report.name + ".classes.csv");
   report.skipped_table = settings.out_dir / (report.name + ".skipped.csv");
   std::vector<std::pair<fs::path, fs::path>> staged;  // temporary -> final
+  auto remove_staged = [&](size_t from) {
+    std::error_code ec;
+    for (size_t i = from; i < staged.size(); ++i) fs::remove(staged[i].first, ec);
+  };
   try {
     staged.emplace_back(stage_class_table(report.class_table, classes, writer.labels(), splits), report.class_table);
     if (report.skips.skipped() > 0)
-      staged.emplace_back(stage_text_file(report.skipped_table, skipped_table_text(report.skips)),
-                          report.skipped_table);
+      staged.emplace_back(stage_file(report.skipped_table, skipped_table_text(report.skips)), report.skipped_table);
     writer.finish(splits);
   } catch (...) {
-    std::error_code ec;
-    for (const auto& [tmp, final_path] : staged) fs::remove(tmp, ec);
+    remove_staged(0);
     throw;
   }
-  for (const auto& [tmp, final_path] : staged) commit_staged_file(tmp, final_path);
+  // The dataset is in place: a table that cannot follow it (a rename failing) must not leave the previous run's
+  // table beside it as if it described the new file, nor a temporary behind.
+  for (size_t i = 0; i < staged.size(); ++i) {
+    try {
+      commit_file(staged[i].first, staged[i].second);
+    } catch (...) {
+      remove_staged(i + 1);
+      std::error_code ec;
+      for (size_t j = i; j < staged.size(); ++j) fs::remove(staged[j].second, ec);
+      throw;
+    }
+  }
   if (report.skips.skipped() == 0) {
     std::error_code ec;
     fs::remove(report.skipped_table, ec);

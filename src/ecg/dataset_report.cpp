@@ -2,10 +2,9 @@
 
 #include <unistd.h>
 
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 
+#include "ecg/atomic_file.h"
 #include "tensor/error.h"
 
 namespace agf::ecg {
@@ -74,38 +73,12 @@ fs::path stage_class_table(const fs::path& csv, const std::vector<DatasetClass>&
   for (size_t j = 0; j < classes.size(); ++j)
     text += fmt::format("{},{},{},{},{},{},{}\n", j, classes[j].code, classes[j].abbreviation, all[j], train[j],
                         val[j], test[j]);
-  return stage_text_file(csv, text);
-}
-
-fs::path stage_text_file(const fs::path& path, const std::string& text) {
-  const fs::path tmp = path.string() + ".tmp";
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  AGF_CHECK(f != nullptr, "cannot create {}: {}", tmp.string(), std::strerror(errno));
-  // errno is taken right after the call that failed: a later call (fclose, remove) may overwrite it.
-  int err = 0;
-  if (std::fwrite(text.data(), 1, text.size(), f) != text.size() || std::fflush(f) != 0) err = errno;
-  if (std::fclose(f) != 0 && err == 0) err = errno;
-  if (err != 0) {
-    std::error_code ec;
-    fs::remove(tmp, ec);
-    AGF_FAIL("writing {} failed: {}", tmp.string(), std::strerror(err));
-  }
-  return tmp;
-}
-
-void commit_staged_file(const fs::path& staged, const fs::path& path) {
-  std::error_code ec;
-  fs::rename(staged, path, ec);
-  if (ec) {
-    std::error_code ignored;  // the rename's error is the one to report
-    fs::remove(staged, ignored);
-    AGF_FAIL("cannot rename {} to {}: {}", staged.string(), path.string(), ec.message());
-  }
+  return stage_file(csv, text);
 }
 
 void write_class_table(const fs::path& csv, const std::vector<DatasetClass>& classes,
                        const std::vector<uint8_t>& labels, const DatasetSplits& splits) {
-  commit_staged_file(stage_class_table(csv, classes, labels, splits), csv);
+  commit_file(stage_class_table(csv, classes, labels, splits), csv);
 }
 
 namespace {

@@ -37,17 +37,12 @@ class ProgressLine {
 void write_class_table(const std::filesystem::path& csv, const std::vector<DatasetClass>& classes,
                        const std::vector<uint8_t>& labels, const DatasetSplits& splits);
 // The two halves, for a caller that must commit something else first: stage writes the table to `csv`.tmp and
-// returns that path (removing it again if the write fails); commit_staged_file renames it over `csv`.
+// returns that path (removing it again if the write fails); commit_file (ecg/atomic_file.h) renames it over `csv`.
 std::filesystem::path stage_class_table(const std::filesystem::path& csv, const std::vector<DatasetClass>& classes,
                                         const std::vector<uint8_t>& labels, const DatasetSplits& splits);
 
 // <dataset>.skipped.csv: record,reason,message for every record a run skipped (RFC 4180 quoting).
 std::string skipped_table_text(const SkipTally& skips);
-
-// `text` written to `path`.tmp (returned; removed again if the write fails), and that file renamed over `path`
-// (removed if the rename fails).
-std::filesystem::path stage_text_file(const std::filesystem::path& path, const std::string& text);
-void commit_staged_file(const std::filesystem::path& staged, const std::filesystem::path& path);
 
 // Per class, how many of `rows` (all rows when empty) carry it; labels row-major (n, k).
 std::vector<int64_t> class_counts(const std::vector<uint8_t>& labels, int64_t k, const std::vector<int64_t>* rows);

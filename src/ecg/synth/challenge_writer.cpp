@@ -7,7 +7,7 @@
 #include <chrono>
 #include <cmath>
 
-#include "ecg/synth/atomic_file.h"
+#include "ecg/atomic_file.h"
 #include "tensor/error.h"
 
 namespace agf::synth {
@@ -90,8 +90,8 @@ ChallengeFiles write_challenge_record(const SynthRecord& rec, const std::filesys
   const std::vector<int16_t> q = quantize_interleaved(rec);
   ChallengeFiles files{dir / (name + ".hea"), dir / (name + ".mat")};
   // Column-major 12 x n is exactly the sample-interleaved order.
-  write_file_atomically(files.data, format_mat_v4(q, kLeadCount, static_cast<int32_t>(rec.n_samples)));
-  write_file_atomically(files.header, format_challenge_header(rec, name, q));
+  ecg::write_file_atomically(files.data, format_mat_v4(q, kLeadCount, static_cast<int32_t>(rec.n_samples)));
+  ecg::write_file_atomically(files.header, format_challenge_header(rec, name, q));
   return files;
 }
 

@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "ecg/synth/atomic_file.h"
+#include "ecg/atomic_file.h"
 #include "tensor/error.h"
 
 namespace agf::synth {
@@ -86,7 +86,7 @@ struct Code15PartWriter::H5State {
 };
 
 Code15PartWriter::Code15PartWriter(const std::filesystem::path& path, int64_t n_exams)
-    : path_(path), tmp_(temporary_path_for(path)), n_exams_(n_exams), exam_ids_(static_cast<size_t>(n_exams + 1), 0) {
+    : path_(path), tmp_(ecg::temporary_path_for(path)), n_exams_(n_exams), exam_ids_(static_cast<size_t>(n_exams + 1), 0) {
   AGF_CHECK(n_exams >= 0, "{}: negative exam count {}", path.string(), n_exams);
   H5::Exception::dontPrint();
   try {
@@ -158,7 +158,7 @@ void Code15PartWriter::commit() {
     AGF_FAIL("{}: HDF5 error in {}: {}", tmp_.string(), e.getFuncName(), e.getDetailMsg());
   }
   h5_.reset();
-  commit_file(tmp_, path_);
+  ecg::commit_file(tmp_, path_);
 }
 
 }  // namespace agf::synth

@@ -12,7 +12,7 @@
 #include <thread>
 #include <vector>
 
-#include "ecg/synth/atomic_file.h"
+#include "ecg/atomic_file.h"
 #include "ecg/synth/challenge_writer.h"
 #include "ecg/synth/code15_writer.h"
 #include "tensor/error.h"
@@ -209,7 +209,7 @@ SetSummary write_code15_set(const Code15SetOptions& options, const ProgressCallb
   // exams.csv lists the exams in an order unrelated to the files (a seeded shuffle), as the real one does.
   PhiloxStream shuffle(derive_key(options.seed ^ 0xC0DE15ull, 0));
   for (size_t i = rows.size(); i > 1; --i) std::swap(rows[i - 1], rows[shuffle.next_below(i)]);
-  write_file_atomically(options.out_dir / "exams.csv", format_code15_csv(rows));
+  ecg::write_file_atomically(options.out_dir / "exams.csv", format_code15_csv(rows));
   summary.elapsed_s = seconds_since(t0);
   return summary;
 }

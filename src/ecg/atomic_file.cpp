@@ -1,4 +1,4 @@
-#include "ecg/synth/atomic_file.h"
+#include "ecg/atomic_file.h"
 
 #include <cerrno>
 #include <cstdio>
@@ -6,7 +6,7 @@
 
 #include "tensor/error.h"
 
-namespace agf::synth {
+namespace agf::ecg {
 
 std::filesystem::path temporary_path_for(const std::filesystem::path& path) {
   std::filesystem::path tmp = path;
@@ -25,6 +25,10 @@ void commit_file(const std::filesystem::path& from, const std::filesystem::path&
 }
 
 void write_file_atomically(const std::filesystem::path& path, std::string_view bytes) {
+  commit_file(stage_file(path, bytes), path);
+}
+
+std::filesystem::path stage_file(const std::filesystem::path& path, std::string_view bytes) {
   const std::filesystem::path tmp = temporary_path_for(path);
   std::FILE* f = std::fopen(tmp.c_str(), "wb");
   AGF_CHECK(f != nullptr, "cannot create {}: {}", tmp.string(), std::strerror(errno));
@@ -38,7 +42,7 @@ void write_file_atomically(const std::filesystem::path& path, std::string_view b
     std::filesystem::remove(tmp, ec);
     AGF_FAIL("cannot write {} ({} bytes): {}", tmp.string(), bytes.size(), std::strerror(err));
   }
-  commit_file(tmp, path);
+  return tmp;
 }
 
-}  // namespace agf::synth
+}  // namespace agf::ecg

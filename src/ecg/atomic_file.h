@@ -4,14 +4,18 @@
 #include <filesystem>
 #include <string_view>
 
-namespace agf::synth {
+namespace agf::ecg {
 
 // The temporary name used for `path` (same folder, so the rename stays within one file system).
 std::filesystem::path temporary_path_for(const std::filesystem::path& path);
 
 void write_file_atomically(const std::filesystem::path& path, std::string_view bytes);
 
+// The two halves, for a caller that must commit something else first: stage_file writes `bytes` to the temporary
+// file of `path` and returns it (removing it again if the write fails); commit_file renames it into place.
+std::filesystem::path stage_file(const std::filesystem::path& path, std::string_view bytes);
+
 // Renames `from` over `to`; an error names both.
 void commit_file(const std::filesystem::path& from, const std::filesystem::path& to);
 
-}  // namespace agf::synth
+}  // namespace agf::ecg
