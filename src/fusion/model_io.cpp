@@ -184,13 +184,7 @@ nn::NamedTensors merged_backbone(nn::EcgNet& net, BackboneLayout layout) {
   std::map<std::string, Tensor> merged;
   if (net.lora_enabled() && !net.lora_merged()) {
     NoGradGuard no_grad;
-    for (auto& [prefix, m] : net.named_modules()) {
-      if (auto* conv = dynamic_cast<nn::Conv1d*>(m); conv && conv->lora().enabled)
-        merged.emplace(prefix + ".weight", conv->merged_weight());
-      else if (auto* lin = dynamic_cast<nn::Linear*>(m); lin && lin->lora().enabled)
-        merged.emplace(prefix + ".weight", lin->merged_weight());
-    }
-    for (const auto& [n, w] : merged) AGF_CHECK(nn::all_finite(w), "merging LoRA into '{}' gives non-finite values", n);
+    for (auto& w : net.merged_weights()) merged.emplace(w.module + ".weight", w.weight);
   }
   nn::NamedTensors out;
   for (auto& [n, t] : net.state_dict()) {

@@ -238,28 +238,28 @@ void EcgNet::enable_lora(const LoraConfig& cfg, uint64_t seed) {
   lora_enabled_ = true;
 }
 
-void EcgNet::merge_lora() {
-  AGF_CHECK(lora_enabled_ && !lora_merged(), "EcgNet: merge_lora needs unmerged LoRA adapters");
-  // All merged weights are computed and checked before any is written: a refused merge changes nothing.
-  struct Pending {
-    Tensor weight;
-    std::function<void(const Tensor&)> commit;
-  };
-  std::vector<Pending> pending;
+std::vector<EcgNet::MergedWeight> EcgNet::merged_weights() {
+  AGF_CHECK(lora_enabled_ && !lora_merged(), "EcgNet: merging needs unmerged LoRA adapters");
+  std::vector<MergedWeight> out;
   for (auto& [name, m] : named_modules()) {
-    Pending p;
+    MergedWeight w;
     if (auto* conv = dynamic_cast<Conv1d*>(m); conv && conv->lora().enabled) {
-      p = {conv->merged_weight(), [conv](const Tensor& w) { conv->commit_merge(w); }};
+      w = {name, conv->merged_weight(), [conv](const Tensor& t) { conv->commit_merge(t); }};
     } else if (auto* lin = dynamic_cast<Linear*>(m); lin && lin->lora().enabled) {
-      p = {lin->merged_weight(), [lin](const Tensor& w) { lin->commit_merge(w); }};
+      w = {name, lin->merged_weight(), [lin](const Tensor& t) { lin->commit_merge(t); }};
     } else {
       continue;
     }
-    AGF_CHECK(all_finite(p.weight), "EcgNet: merging the LoRA adapters of '{}' would make its weight non-finite; "
+    AGF_CHECK(all_finite(w.weight), "EcgNet: merging the LoRA adapters of '{}' would make its weight non-finite; "
               "nothing was merged", name);
-    pending.push_back(std::move(p));
+    out.push_back(std::move(w));
   }
-  for (auto& p : pending) p.commit(p.weight);
+  return out;
+}
+
+void EcgNet::merge_lora() {
+  // All merged weights are computed and checked before any is written: a refused merge changes nothing.
+  for (auto& w : merged_weights()) w.commit(w.weight);
 }
 
 void EcgNet::unmerge_lora() {

@@ -1,6 +1,7 @@
 #pragma once
 // EcgNet (spec/model.md): a residual convolutional encoder (T -> T/64 tokens), a pre-norm causal transformer, max
 // over tokens, and two heads. Parameter and buffer names match the published checkpoints exactly.
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -100,6 +101,14 @@ class EcgNet : public Module {
   void enable_lora(const LoraConfig& cfg, uint64_t seed);
   void merge_lora();
   void unmerge_lora();
+  // W + scaling * dW of every adapted layer, computed beside the network and checked finite (an error names the
+  // first that is not); `commit` writes one into its layer. merge_lora commits them all; an export reads them.
+  struct MergedWeight {
+    std::string module;  // e.g. "encoder_layers.0.conv1.conv"; the weight is <module>.weight
+    Tensor weight;
+    std::function<void(const Tensor&)> commit;
+  };
+  std::vector<MergedWeight> merged_weights();
   bool lora_enabled() const { return lora_enabled_; }
   bool lora_merged() const;
   // Trainable set of teacher fine-tuning: LoRA A/B, all biases, classifier.1.weight, the auxiliary head.
