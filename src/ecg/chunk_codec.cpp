@@ -24,10 +24,11 @@ constexpr int kRle = 1;     // zlib level 1 under Z_RLE: run lengths (distance-1
 // One zlib stream fed in pieces, each with its own block type; the output grows as needed.
 class DeflateStream {
  public:
-  DeflateStream(int level, int strategy, size_t input_bytes) : level_(level), strategy_(strategy) {
+  // The output starts at `capacity` bytes and doubles when full (sized before zlib's state exists, so a failed
+  // allocation leaks nothing).
+  DeflateStream(int level, int strategy, size_t capacity) : level_(level), strategy_(strategy), out_(capacity) {
     const int rc = deflateInit2(&zs_, level, Z_DEFLATED, 15, 8, strategy);
     AGF_CHECK(rc == Z_OK, "zlib deflateInit2 failed with code {}", rc);
-    out_.resize(deflateBound(&zs_, static_cast<uLong>(input_bytes)) + 1024);
   }
   ~DeflateStream() { deflateEnd(&zs_); }
   DeflateStream(const DeflateStream&) = delete;
@@ -120,17 +121,19 @@ void shuffle4(const float* values, size_t count, uint8_t* out) {
     for (size_t b = 0; b < 4; ++b) out[b * count + i] = src[i * 4 + b];
 }
 
-std::vector<uint8_t> shuffle_deflate(const float* values, size_t count, int level) {
+std::vector<uint8_t> shuffle_deflate(const float* values, size_t count, int level, size_t initial_capacity) {
   AGF_CHECK(level >= 1 && level <= 9, "deflate level {} outside 1..9", level);
   const size_t nbytes = count * sizeof(float);
   std::vector<uint8_t> shuffled(nbytes);
   shuffle4(values, count, shuffled.data());
+  // Stored blocks add 5 bytes per 64 KiB and each change of block type a few more; beyond that the output grows.
+  const size_t capacity = initial_capacity > 0 ? initial_capacity : nbytes + nbytes / 1024 + 4096;
   if (level > 1) {
-    DeflateStream z(level, Z_DEFAULT_STRATEGY, nbytes);
+    DeflateStream z(level, Z_DEFAULT_STRATEGY, capacity);
     z.feed(shuffled.data(), nbytes);
     return z.finish();
   }
-  DeflateStream z(kRle, Z_RLE, nbytes);
+  DeflateStream z(kRle, Z_RLE, capacity);
   for (size_t b = 0; b < sizeof(float); ++b) {
     const uint8_t* plane = shuffled.data() + b * count;
     double entropy = 0.0;

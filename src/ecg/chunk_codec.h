@@ -14,8 +14,9 @@ namespace agf::ecg {
 // repeated byte (zero padding, a constant lead) and any plane whose other bytes carry less than 7.5 bits of entropy
 // per byte are coded with zlib's run-length strategy; the rest go into stored blocks at memcpy speed. Same size as
 // zlib's level 1 on preprocessed ECGs, a fraction of the CPU, and stored blocks also inflate at memcpy speed.
-// Levels 2-9: zlib's match search at that level over the whole shuffled chunk.
-std::vector<uint8_t> shuffle_deflate(const float* values, size_t count, int level);
+// Levels 2-9: zlib's match search at that level over the whole shuffled chunk. `initial_capacity` (0: a size that
+// fits) is where the output buffer starts before it grows; the tests start it tiny to exercise the growth.
+std::vector<uint8_t> shuffle_deflate(const float* values, size_t count, int level, size_t initial_capacity = 0);
 
 // HDF5's shuffle filter for 4-byte elements: out[b * count + i] = byte b of element i.
 void shuffle4(const float* values, size_t count, uint8_t* out);
