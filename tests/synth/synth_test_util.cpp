@@ -68,7 +68,7 @@ std::vector<int64_t> detect_qrs(const SynthRecord& rec) {
 QrsSpan measure_qrs_span(const SynthRecord& rec, int64_t detected_peak) {
   const int64_t n = rec.n_samples;
   auto at = [&](double seconds) { return static_cast<int64_t>(std::lround(seconds * rec.fs)); };
-  const int64_t lo = std::max<int64_t>(1, detected_peak - at(0.25)), hi = std::min(n - 2, detected_peak + at(0.30));
+  const int64_t lo = std::max<int64_t>(1, detected_peak - at(0.30)), hi = std::min(n - 2, detected_peak + at(0.30));
   std::vector<double> slope(static_cast<size_t>(hi - lo + 1), 0.0);
   for (int l : {kI, kII, kV1, kV2, kV3, kV4, kV5, kV6}) {
     const float* x = rec.lead(l);
@@ -93,17 +93,25 @@ QrsSpan measure_qrs_span(const SynthRecord& rec, int64_t detected_peak) {
     if (e(s) > e(peak)) peak = s;
   const double level = 0.05 * e(peak);
   const int64_t quiet = at(0.020);
-  QrsSpan span{peak, peak};
-  for (int64_t s = peak, below = 0; s >= std::max(lo, peak - at(0.15)); --s) {
+  QrsSpan span{peak, peak, false};
+  bool onset_settled = false, offset_settled = false;
+  for (int64_t s = peak, below = 0; s >= std::max(lo, peak - at(0.20)); --s) {
     below = e(s) < level ? below + 1 : 0;
     if (below == 0) span.onset = s;
-    if (below >= quiet) break;
+    if (below >= quiet) {
+      onset_settled = true;
+      break;
+    }
   }
   for (int64_t s = peak, below = 0; s <= std::min(hi, peak + at(0.22)); ++s) {
     below = e(s) < level ? below + 1 : 0;
     if (below == 0) span.offset = s;
-    if (below >= quiet) break;
+    if (below >= quiet) {
+      offset_settled = true;
+      break;
+    }
   }
+  span.settled = onset_settled && offset_settled;
   return span;
 }
 

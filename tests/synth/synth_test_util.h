@@ -22,9 +22,12 @@ std::vector<int64_t> detect_qrs(const SynthRecord& rec);
 
 // QRS onset and offset of the complex around a detected peak, from the signal alone: the spatial slope
 // (sum over the eight independent leads of |x[s+1] - x[s-1]|, smoothed over 10 ms) falls below 5% of its peak
-// and stays there for 20 ms, searched up to 150 ms before and 220 ms after the peak.
+// and stays there for 20 ms, searched up to 200 ms before and 220 ms after the peak. `settled` is false when that
+// quiet was not found within the search (a sloping ST segment running into the T wave, as in LBBB): the span is
+// then only a bound, not a measurement.
 struct QrsSpan {
   int64_t onset = 0, offset = 0;
+  bool settled = false;
 };
 QrsSpan measure_qrs_span(const SynthRecord& rec, int64_t detected_peak);
 

@@ -33,14 +33,42 @@ double half_max_width_ms(const SynthRecord& rec, int l, const BeatAnnotation& b)
 }
 
 // QRS durations (ms) measured from the signal alone (measure_qrs_span) for every detected complex that lies wholly
-// inside the record.
-std::vector<double> measured_qrs_ms(const SynthRecord& rec) {
+// inside the record and whose edges settled; `unsettled` counts the others.
+std::vector<double> measured_qrs_ms(const SynthRecord& rec, int* unsettled) {
   std::vector<double> out;
   for (int64_t p : detect_qrs(rec)) {
     if (p < 0.3 * rec.fs || p > static_cast<double>(rec.n_samples) - 0.4 * rec.fs) continue;
     const QrsSpan span = measure_qrs_span(rec, p);
-    out.push_back(ms(rec, span.offset - span.onset));
+    if (span.settled)
+      out.push_back(ms(rec, span.offset - span.onset));
+    else
+      ++*unsettled;
   }
+  return out;
+}
+
+// Widths measured over a class's records: every settled complex within [lo, hi] ms, and at least `min_settled` of
+// them settled. Returns the narrowest and widest.
+std::pair<double, double> check_measured_widths(const std::vector<SynthRecord>& recs, double lo, double hi,
+                                                double min_settled) {
+  int unsettled = 0;
+  std::vector<double> all;
+  for (const auto& rec : recs) {
+    const auto w = measured_qrs_ms(rec, &unsettled);
+    all.insert(all.end(), w.begin(), w.end());
+  }
+  REQUIRE(!all.empty());
+  for (double w : all) {
+    CHECK(w >= lo);
+    CHECK(w <= hi);
+  }
+  CHECK(static_cast<double>(all.size()) >= min_settled * static_cast<double>(all.size() + unsettled));
+  return {*std::min_element(all.begin(), all.end()), *std::max_element(all.begin(), all.end())};
+}
+
+std::vector<SynthRecord> records_of(const std::string& mix) {
+  std::vector<SynthRecord> out;
+  for (int i = 0; i < kRecords; ++i) out.push_back(generate_record(config_with_mix(mix, 0.0), kSeed, i));
   return out;
 }
 
@@ -52,16 +80,11 @@ double median(std::vector<double> v) {
 }  // namespace
 
 TEST_CASE("synth morphology: RBBB is wide with rSR' in V1 and a broad terminal S in I and V6") {
-  double min_width = 1e9, min_measured = 1e9;
+  double min_width = 1e9;
   for (int i = 0; i < kRecords; ++i) {
     CAPTURE(i);
     const SynthRecord rec = generate_record(config_with_mix("NSR=1,RBBB=1", 0.0), kSeed, i);
     REQUIRE(rec.labels.has(SynthClass::RBBB));
-    // Wide in the signal itself, not only in the generator's annotation.
-    for (double w : measured_qrs_ms(rec)) {
-      CHECK(w >= 120.0);
-      min_measured = std::min(min_measured, w);
-    }
     for (const auto& b : whole_beats(rec)) {
       const double width = ms(rec, b.qrs_offset - b.qrs_onset);
       CHECK(width >= 120.0);
@@ -84,19 +107,17 @@ TEST_CASE("synth morphology: RBBB is wide with rSR' in V1 and a broad terminal S
       CHECK(measure(rec, kV6, last_third, b.qrs_offset, b.qrs_onset).min < -0.05);
     }
   }
-  MESSAGE("RBBB: narrowest QRS ", min_width, " ms annotated, ", min_measured, " ms measured from the signal");
+  // Wide in the signal itself, not only in the generator's annotation.
+  const auto [narrow, wide] = check_measured_widths(records_of("NSR=1,RBBB=1"), 120.0, 180.0, 0.9);
+  MESSAGE("RBBB: narrowest QRS ", min_width, " ms annotated; measured from the signal ", narrow, "..", wide, " ms");
 }
 
 TEST_CASE("synth morphology: LBBB is wide with a deep S in V1 and a broad R without q in I and V6") {
-  double min_width = 1e9, min_r_width = 1e9, min_measured = 1e9;
+  double min_width = 1e9, min_r_width = 1e9;
   for (int i = 0; i < kRecords; ++i) {
     CAPTURE(i);
     const SynthRecord rec = generate_record(config_with_mix("NSR=1,LBBB=1", 0.0), kSeed, i);
     REQUIRE(rec.labels.has(SynthClass::LBBB));
-    for (double w : measured_qrs_ms(rec)) {
-      CHECK(w >= 120.0);
-      min_measured = std::min(min_measured, w);
-    }
     for (const auto& b : whole_beats(rec)) {
       const double width = ms(rec, b.qrs_offset - b.qrs_onset);
       CHECK(width >= 120.0);
@@ -118,20 +139,19 @@ TEST_CASE("synth morphology: LBBB is wide with a deep S in V1 and a broad R with
       }
     }
   }
-  MESSAGE("LBBB: narrowest QRS ", min_width, " ms annotated, ", min_measured, " ms measured; narrowest R at half "
-          "height ", min_r_width, " ms");
+  // The discordant ST-T of LBBB keeps the slope up after the QRS: a third of the complexes never settle within
+  // the search, and some settle only inside the ST segment (up to ~300 ms), so the upper bound here only guards
+  // the measurement; the class's feature is the lower one.
+  const auto [narrow, wide] = check_measured_widths(records_of("NSR=1,LBBB=1"), 120.0, 320.0, 0.5);
+  MESSAGE("LBBB: narrowest QRS ", min_width, " ms annotated; measured ", narrow, "..", wide,
+          " ms; narrowest R at half height ", min_r_width, " ms");
 }
 
 TEST_CASE("synth morphology: normal QRS is 80-110 ms with a narrow R in V6 and R-wave progression") {
-  double max_r_width = 0.0, max_measured = 0.0;
+  double max_r_width = 0.0;
   for (int i = 0; i < kRecords; ++i) {
     CAPTURE(i);
     const SynthRecord rec = generate_record(config_with_mix("NSR=1", 0.0), kSeed, i);
-    for (double w : measured_qrs_ms(rec)) {
-      CHECK(w >= 70.0);
-      CHECK(w <= 110.0);
-      max_measured = std::max(max_measured, w);
-    }
     for (const auto& b : whole_beats(rec)) {
       const double width = ms(rec, b.qrs_offset - b.qrs_onset);
       CHECK(width >= 80.0);
@@ -149,7 +169,8 @@ TEST_CASE("synth morphology: normal QRS is 80-110 ms with a narrow R in V6 and R
     CHECK(-v1.min > v1.max);
     CHECK(v5.max > -v5.min);
   }
-  MESSAGE("normal QRS: widest measured from the signal ", max_measured, " ms; widest R in V6 at half height ",
+  const auto [narrow, wide] = check_measured_widths(records_of("NSR=1"), 70.0, 110.0, 1.0);
+  MESSAGE("normal QRS: measured from the signal ", narrow, "..", wide, " ms; widest R in V6 at half height ",
           max_r_width, " ms");
 }
 
