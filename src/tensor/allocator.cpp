@@ -13,8 +13,9 @@ namespace agf {
 
 void keep_freed_host_memory_mapped() {
 #if defined(__GLIBC__)
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+  // mallopt fails only for out-of-range values; these are in range, and a failure would only cost speed.
+  (void)mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  (void)mallopt(M_TRIM_THRESHOLD, 256 << 20);
 #endif
 }
 
