@@ -39,6 +39,12 @@ inline bool missing_fixture(const std::filesystem::path& path) {
   return true;
 }
 
+// The real pretrained backbone among the shared fixtures (tinylight, 6 CODE-15 classes), and whether it is missing.
+inline std::filesystem::path pretrained_fixture() {
+  return fixtures_dir() / "pretrained" / "CODE_testtinylightbias_full_checkpoint.pkl";
+}
+inline bool no_pretrained_fixture() { return missing_fixture(pretrained_fixture()); }
+
 }  // namespace agf::test
 
 #define AGF_GPU_TEST(name) TEST_CASE(name * doctest::skip(::agf::test::no_gpu()))

@@ -108,16 +108,9 @@ TEST_CASE("checkpoint: refusals name the file and the mismatch") {
                        doctest::Contains("not an adagrad-fusion training checkpoint"), Error);
 }
 
-namespace {
-std::filesystem::path fixture_ckpt() {
-  return agf::test::fixtures_dir() / "pretrained" / "CODE_testtinylightbias_full_checkpoint.pkl";
-}
-bool no_fixture_ckpt() { return agf::test::missing_fixture(fixture_ckpt()); }
-}  // namespace
-
 TEST_CASE("backbone: the real checkpoint loads by name; a wrong shape is named; LoRA merges into an export" *
-          doctest::skip(no_fixture_ckpt())) {
-  const auto ckpt = fixture_ckpt();
+          doctest::skip(agf::test::no_pretrained_fixture())) {
+  const auto ckpt = agf::test::pretrained_fixture();
   nn::EcgNet tiny(nn::preset_config("tinylight", 6, false));
   auto rep = fusion::load_backbone(tiny, ckpt);
   CHECK(rep.load.loaded.size() == 66);

@@ -16,10 +16,6 @@ namespace {
 
 const std::filesystem::path kGolden = std::filesystem::path(AGF_SOURCE_ROOT) / "tests" / "golden" / "ecgnet";
 
-std::filesystem::path fixture_checkpoint() {
-  return agf::test::fixtures_dir() / "pretrained" / "CODE_testtinylightbias_full_checkpoint.pkl";
-}
-
 // The reference's input, regenerated from its closed formula (tools/reference/README.md).
 Tensor golden_input() {
   Tensor x = empty({2, 12, 6144});
@@ -82,7 +78,7 @@ void compare(const Golden& g, const std::string& name, const Tensor& got, double
 
 std::unique_ptr<nn::EcgNet> load_reference_model() {
   auto net = std::make_unique<nn::EcgNet>(nn::preset_config("tinylight", 6, /*aux_head=*/true));
-  const auto rep = fusion::load_backbone(*net, fixture_checkpoint());
+  const auto rep = fusion::load_backbone(*net, agf::test::pretrained_fixture());
   CHECK(rep.load.loaded.size() == 66);
   CHECK(rep.load.reinitialised.size() == 4);  // the auxiliary head, absent from the checkpoint
   // The reference's auxiliary-head weights (torch.manual_seed(0)), so both sides start equal.
@@ -104,7 +100,6 @@ double loss_of(nn::EcgNet& net, const Tensor& x, const Tensor& y, Tensor* loss_o
   return parts.total.item<double>();
 }
 
-bool no_fixture() { return agf::test::missing_fixture(fixture_checkpoint()); }
 
 }  // namespace
 
@@ -119,7 +114,7 @@ TEST_CASE("golden: the regenerated input is the reference's") {
   CHECK(sum == doctest::Approx(std::stod(in.meta.at("x.sum_f64"))).epsilon(1e-10));
 }
 
-TEST_CASE("golden: eval-mode activations, logits, loss and every parameter gradient vs PyTorch" * doctest::skip(no_fixture())) {
+TEST_CASE("golden: eval-mode activations, logits, loss and every parameter gradient vs PyTorch" * doctest::skip(agf::test::no_pretrained_fixture())) {
   auto net = load_reference_model();
   net->eval();
   Golden in("inputs.safetensors"), ev("eval.safetensors"), gr("eval_grads.safetensors");
@@ -150,7 +145,7 @@ TEST_CASE("golden: eval-mode activations, logits, loss and every parameter gradi
   MESSAGE("golden eval: 50 parameter gradients within ", g_worst, " of their scale (bound 1e-3)");
 }
 
-TEST_CASE("golden: LoRA r=4 variant — logits, loss and the fine-tuning gradients vs PyTorch" * doctest::skip(no_fixture())) {
+TEST_CASE("golden: LoRA r=4 variant — logits, loss and the fine-tuning gradients vs PyTorch" * doctest::skip(agf::test::no_pretrained_fixture())) {
   auto net = load_reference_model();
   net->enable_lora({4, 4.0}, 0);
   Golden ad("lora_adapters.safetensors"), lo("lora.safetensors"), lg("lora_grads.safetensors"), in("inputs.safetensors");
@@ -176,7 +171,7 @@ TEST_CASE("golden: LoRA r=4 variant — logits, loss and the fine-tuning gradien
   MESSAGE("golden LoRA r=4: logits and ", compared, " fine-tuning gradients within ", g_worst, " of their scale");
 }
 
-TEST_CASE("golden: training-mode BatchNorm — logits, loss and the running statistics vs PyTorch" * doctest::skip(no_fixture())) {
+TEST_CASE("golden: training-mode BatchNorm — logits, loss and the running statistics vs PyTorch" * doctest::skip(agf::test::no_pretrained_fixture())) {
   auto net = load_reference_model();
   net->train();
   Golden tb("train_bn.safetensors"), in("inputs.safetensors");

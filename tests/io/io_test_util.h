@@ -14,14 +14,6 @@
 
 namespace agf::test {
 
-// The pretrained checkpoint among the shared fixtures, and whether it is there. Tests that need it are declared
-// TEST_CASE("..." * doctest::skip(no_pretrained_fixture())) so that without it they count as skipped, not passed;
-// the predicate runs while the tests register and says why, once per binary.
-inline std::filesystem::path pretrained_fixture() {
-  return fixtures_dir() / "pretrained" / "CODE_testtinylightbias_full_checkpoint.pkl";
-}
-inline bool no_pretrained_fixture() { return missing_fixture(pretrained_fixture()); }
-
 inline std::filesystem::path io_golden_dir() { return AGF_IO_GOLDEN_DIR; }
 inline std::filesystem::path io_golden(const std::string& name) { return io_golden_dir() / name; }
 
