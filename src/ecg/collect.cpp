@@ -32,14 +32,6 @@ int worker_count(const CollectSettings& s) {
   return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
-// The split settings make_splits would refuse, refused before hours of reading rather than after.
-void check_settings(const CollectSettings& s) {
-  AGF_CHECK(s.split.label_ratio > 0 && s.split.label_ratio <= 1, "label ratio must be in (0, 1], got {}",
-            s.split.label_ratio);
-  AGF_CHECK(s.split.val_fraction >= 0 && s.split.val_fraction < 1, "validation fraction must be in [0, 1), got {}",
-            s.split.val_fraction);
-}
-
 int64_t pipeline_window(int workers) { return 4 * static_cast<int64_t>(workers) + 4; }
 
 // A record's outcome from a worker: its stored chunk, or the reason it is skipped.
@@ -220,7 +212,7 @@ CollectReport collect_challenge(const ChallengeSource& source, const CollectSett
   report.skips = SkipTally(settings.strict);
   report.name = output_name(source);
   report.output = settings.out_dir / (report.name + ".h5");
-  check_settings(settings);
+  check_split_config(settings.split);  // before hours of reading, not after
   AGF_CHECK(source.min_count >= 0, "Challenge input {}: minimum class count {} is negative", source.dir.string(),
             source.min_count);
   const std::vector<fs::path> headers = find_challenge_headers(source.dir);
@@ -354,7 +346,7 @@ CollectReport collect_code15(const Code15Source& source, const CollectSettings& 
   report.skips = SkipTally(settings.strict);
   report.name = output_name(source);
   report.output = settings.out_dir / (report.name + ".h5");
-  check_settings(settings);
+  check_split_config(settings.split);  // before hours of reading, not after
   const fs::path csv = source.dir / "exams.csv";
   std::error_code ec;
   AGF_CHECK(fs::is_regular_file(csv, ec), "CODE-15 input {}: exams.csv not found", source.dir.string());

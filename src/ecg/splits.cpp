@@ -148,11 +148,15 @@ std::vector<int32_t> iterative_stratification(const uint8_t* labels, int64_t n, 
   return part_of;
 }
 
-DatasetSplits make_splits(const uint8_t* labels, int64_t n, int64_t k, const SplitConfig& config) {
+void check_split_config(const SplitConfig& config) {
   AGF_CHECK(config.label_ratio > 0 && config.label_ratio <= 1, "split: label ratio {} outside (0, 1]",
             config.label_ratio);
   AGF_CHECK(config.val_fraction >= 0 && config.val_fraction < 1, "split: validation fraction {} outside [0, 1)",
             config.val_fraction);
+}
+
+DatasetSplits make_splits(const uint8_t* labels, int64_t n, int64_t k, const SplitConfig& config) {
+  check_split_config(config);
   DatasetSplits s;
   s.config = config;
   const std::vector<int32_t> stage1 =

@@ -40,5 +40,8 @@ std::vector<int32_t> iterative_stratification(const uint8_t* labels, int64_t n, 
 
 // The two-stage split described at the top.
 DatasetSplits make_splits(const uint8_t* labels, int64_t n, int64_t k, const SplitConfig& config);
+// What make_splits refuses (label ratio outside (0, 1], validation fraction outside [0, 1)), for callers that
+// should refuse it before hours of work rather than after.
+void check_split_config(const SplitConfig& config);
 
 }  // namespace agf::ecg
