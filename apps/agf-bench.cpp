@@ -11,7 +11,7 @@
 #include <chrono>
 #include <cstdio>
 
-#include "ecg/loader.h"
+#include "dataset/loader.h"
 #include "nn/ecgnet.h"
 #include "nn/losses.h"
 #include "nn/optim.h"
@@ -111,11 +111,11 @@ struct TrainOptions {
 };
 
 int run_train(const TrainOptions& o) {
-  ecg::LoaderOptions lo;
+  dataset::LoaderOptions lo;
   lo.batch_size = o.batch;
   lo.seed = o.seed;
   lo.drop_last = true;
-  ecg::BatchLoader loader(o.data, ecg::SplitPart::train, lo);
+  dataset::BatchLoader loader(o.data, dataset::SplitPart::train, lo);
   AGF_CHECK(loader.batches_per_epoch() > 0, "{}: the train split has {} records, fewer than one batch of {}", o.data,
             loader.num_rows(), o.batch);
   nn::EcgNet net(nn::preset_config(o.preset, loader.num_classes(), true), o.seed);

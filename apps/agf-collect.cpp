@@ -8,13 +8,13 @@
 #include <string>
 #include <vector>
 
-#include "ecg/collect.h"
+#include "dataset/collect.h"
 #include "tensor/allocator.h"
 #include "tensor/error.h"
 
 int main(int argc, char** argv) {
   agf::keep_freed_host_memory_mapped();
-  using namespace agf::ecg;
+  using namespace agf::dataset;
   CLI::App app{"Prepare ECG datasets: Challenge 2021 WFDB folders and CODE-15% parts -> one HDF5 file each"};
   std::vector<std::string> challenge_dirs, names;
   std::string code15_dir, out_dir, label_table, challenge_dataset;

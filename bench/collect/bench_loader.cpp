@@ -7,13 +7,13 @@
 #include <chrono>
 #include <numeric>
 
-#include "ecg/dataset_reader.h"
-#include "ecg/loader.h"
+#include "dataset/dataset_reader.h"
+#include "dataset/loader.h"
 #include "tensor/allocator.h"
 
 int main(int argc, char** argv) {
   agf::keep_freed_host_memory_mapped();
-  using namespace agf::ecg;
+  using namespace agf::dataset;
   CLI::App app{"Prepared-dataset loader throughput"};
   std::string path, split = "all";
   LoaderOptions opt;

@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-namespace agf::ecg {
+namespace agf::dataset {
 
 inline constexpr std::string_view kDatasetFormatName = "agf-ecg-dataset";
 inline constexpr int64_t kDatasetFormatVersion = 1;
@@ -42,4 +42,4 @@ struct DatasetInfo {
   bool operator==(const DatasetInfo&) const = default;
 };
 
-}  // namespace agf::ecg
+}  // namespace agf::dataset

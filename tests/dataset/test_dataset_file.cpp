@@ -6,13 +6,14 @@
 
 #include <fstream>
 
-#include "collect/collect_test_util.h"
-#include "ecg/dataset_reader.h"
-#include "ecg/dataset_writer.h"
+#include "dataset/dataset_test_util.h"
+#include "dataset/dataset_reader.h"
+#include "dataset/dataset_writer.h"
 
 using namespace agf;
 using namespace agf::ecg;
-using namespace agf::ecg::test;
+using namespace agf::dataset;
+using namespace agf::dataset::test;
 
 TEST_CASE("dataset file: records, labels, ids, classes, splits and attributes read back exactly") {
   ScratchDir dir;

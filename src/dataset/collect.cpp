@@ -1,4 +1,4 @@
-#include "ecg/collect.h"
+#include "dataset/collect.h"
 
 #include <algorithm>
 #include <chrono>
@@ -9,10 +9,10 @@
 
 #include "ecg/atomic_file.h"
 #include "ecg/code15.h"
-#include "ecg/dataset_h5.h"
-#include "ecg/dataset_pipeline.h"
-#include "ecg/dataset_report.h"
-#include "ecg/dataset_writer.h"
+#include "dataset/dataset_h5.h"
+#include "dataset/dataset_pipeline.h"
+#include "dataset/dataset_report.h"
+#include "dataset/dataset_writer.h"
 #include "ecg/h5_threadsafe.h"  // HDF5 is called from several threads here
 #include "ecg/labels.h"
 #include "ecg/leads.h"
@@ -21,7 +21,7 @@
 #include "ecg/wfdb_header.h"
 #include "tensor/error.h"
 
-namespace agf::ecg {
+namespace agf::dataset {
 
 namespace fs = std::filesystem;
 
@@ -37,23 +37,23 @@ int64_t pipeline_window(int workers) { return 4 * static_cast<int64_t>(workers) 
 // A record's outcome from a worker: its stored chunk, or the reason it is skipped.
 struct PreparedRecord {
   std::vector<uint8_t> chunk;
-  std::optional<RecordError> error;
+  std::optional<ecg::RecordError> error;
 };
 
 // A std::bad_alloc while one record is read or preprocessed (a record far larger than any real one) is that record's
 // problem, skipped and counted like any other, not an abort of the whole run with a message naming no file.
-RecordError out_of_memory(const std::string& record) {
-  return RecordError(RecordProblem::unsupported, record,
+ecg::RecordError out_of_memory(const std::string& record) {
+  return ecg::RecordError(ecg::RecordProblem::unsupported, record,
                      fmt::format("record {}: out of memory while reading and preprocessing it (std::bad_alloc)",
                                  record));
 }
 
 // Counts a skip (or, under --strict, throws it) through the tally, so both policies live in one place.
-void note_problem(SkipTally& tally, const RecordError& e) {
+void note_problem(ecg::SkipTally& tally, const ecg::RecordError& e) {
   tally.attempt([&] { throw e; });
 }
 
-std::string describe_filter(const PreprocessConfig& c) {
+std::string describe_filter(const ecg::PreprocessConfig& c) {
   if (!c.bandpass) return "none";
   return fmt::format("Butterworth order {} band-pass {}-{} Hz, zero phase (forward-backward, odd padding {})",
                      c.filter_order, c.low_hz, c.high_hz,
@@ -61,13 +61,13 @@ std::string describe_filter(const PreprocessConfig& c) {
                               : std::string("3*max(len(a),len(b)), scipy's default"));
 }
 
-std::string describe_normalisation(const PreprocessConfig& c) {
+std::string describe_normalisation(const ecg::PreprocessConfig& c) {
   std::string s = c.zscore ? fmt::format("per-lead z-score (population std; std < {} mV -> zeros)", c.flat_std_mv)
                            : std::string("none");
   return s + fmt::format("; zero-padded at the end or truncated to {} samples; missing leads are zero rows", c.length);
 }
 
-DatasetInfo base_info(const CollectSettings& s, const PreprocessConfig& pre, double fs) {
+DatasetInfo base_info(const CollectSettings& s, const ecg::PreprocessConfig& pre, double fs) {
   DatasetInfo info;
   info.fs = fs;
   info.length = pre.length;
@@ -111,7 +111,7 @@ void finish_outputs(DatasetWriter& writer, const std::vector<DatasetClass>& clas
   try {
     staged.emplace_back(stage_class_table(report.class_table, classes, writer.labels(), splits), report.class_table);
     if (report.skips.skipped() > 0)
-      staged.emplace_back(stage_file(report.skipped_table, skipped_table_text(report.skips)), report.skipped_table);
+      staged.emplace_back(ecg::stage_file(report.skipped_table, skipped_table_text(report.skips)), report.skipped_table);
     writer.finish(splits);
   } catch (...) {
     remove_staged(0);
@@ -121,7 +121,7 @@ void finish_outputs(DatasetWriter& writer, const std::vector<DatasetClass>& clas
   // table beside it as if it described the new file, nor a temporary behind.
   for (size_t i = 0; i < staged.size(); ++i) {
     try {
-      commit_file(staged[i].first, staged[i].second);
+      ecg::commit_file(staged[i].first, staged[i].second);
     } catch (...) {
       remove_staged(i + 1);
       std::error_code ec;
@@ -136,9 +136,9 @@ void finish_outputs(DatasetWriter& writer, const std::vector<DatasetClass>& clas
   }
 }
 
-std::vector<DatasetClass> to_dataset_classes(const ClassSet& set) {
+std::vector<DatasetClass> to_dataset_classes(const ecg::ClassSet& set) {
   std::vector<DatasetClass> out;
-  for (const LabelClass& c : set.classes()) out.push_back({c.key, c.abbreviation});
+  for (const ecg::LabelClass& c : set.classes()) out.push_back({c.key, c.abbreviation});
   return out;
 }
 
@@ -164,7 +164,7 @@ std::vector<fs::path> find_code15_parts(const fs::path& dir) {
     const std::string name = e.path().filename().string();
     constexpr std::string_view prefix = "exams_part", suffix = ".hdf5";
     if (!name.starts_with(prefix) || !name.ends_with(suffix)) continue;
-    auto number = text::parse_int(std::string_view(name).substr(prefix.size(), name.size() - prefix.size() -
+    auto number = ecg::text::parse_int(std::string_view(name).substr(prefix.size(), name.size() - prefix.size() -
                                                                                      suffix.size()));
     if (number) found.emplace_back(*number, e.path());
   }
@@ -177,10 +177,10 @@ std::vector<fs::path> find_code15_parts(const fs::path& dir) {
 
 std::vector<DatasetClass> code15_classes() {
   // The SNOMED CT codes of CODE-15's labels as the Challenge scores them (IAVB, RBBB, LBBB, SB, AF, STach).
-  static const std::array<std::string_view, kCode15LabelCount> codes = {"270492004", "59118001",  "164909002",
+  static const std::array<std::string_view, ecg::kCode15LabelCount> codes = {"270492004", "59118001",  "164909002",
                                                                         "426177001", "164889003", "427084000"};
   std::vector<DatasetClass> out;
-  for (size_t i = 0; i < codes.size(); ++i) out.push_back({std::string(codes[i]), std::string(kCode15Labels[i])});
+  for (size_t i = 0; i < codes.size(); ++i) out.push_back({std::string(codes[i]), std::string(ecg::kCode15Labels[i])});
   return out;
 }
 
@@ -209,7 +209,7 @@ void check_distinct_outputs(const std::vector<ChallengeSource>& challenge, const
 CollectReport collect_challenge(const ChallengeSource& source, const CollectSettings& settings) {
   const auto t0 = std::chrono::steady_clock::now();
   CollectReport report;
-  report.skips = SkipTally(settings.strict);
+  report.skips = ecg::SkipTally(settings.strict);
   report.name = output_name(source);
   report.output = settings.out_dir / (report.name + ".h5");
   check_split_config(settings.split);  // before hours of reading, not after
@@ -218,8 +218,8 @@ CollectReport collect_challenge(const ChallengeSource& source, const CollectSett
   const std::vector<fs::path> headers = find_challenge_headers(source.dir);
   AGF_CHECK(!headers.empty(), "Challenge input {}: no .hea files found", source.dir.string());
   report.found = static_cast<int64_t>(headers.size());
-  const ScoredCodeTable table =
-      source.label_table.empty() ? ScoredCodeTable::load_default() : ScoredCodeTable::load(source.label_table);
+  const ecg::ScoredCodeTable table =
+      source.label_table.empty() ? ecg::ScoredCodeTable::load_default() : ecg::ScoredCodeTable::load(source.label_table);
   const int workers = worker_count(settings);
 
   // Pass 1: headers only (diagnoses and rates), to choose the classes before any signal is written.
@@ -233,13 +233,13 @@ CollectReport collect_challenge(const ChallengeSource& source, const CollectSett
   std::optional<double> dataset_fs;
   if (settings.preprocess.target_fs > 0) dataset_fs = settings.preprocess.target_fs;
   std::unordered_map<std::string, size_t> seen_ids;
-  using HeaderResult = std::pair<std::optional<WfdbHeader>, std::optional<RecordError>>;
+  using HeaderResult = std::pair<std::optional<ecg::WfdbHeader>, std::optional<ecg::RecordError>>;
   ordered_parallel_map<HeaderResult>(
       report.found, workers, 64 * workers,
       [&](int64_t i) -> HeaderResult {
         try {
-          return {read_wfdb_header(headers[static_cast<size_t>(i)]), std::nullopt};
-        } catch (const RecordError& e) {
+          return {ecg::read_wfdb_header(headers[static_cast<size_t>(i)]), std::nullopt};
+        } catch (const ecg::RecordError& e) {
           return {std::nullopt, e};
         }
       },
@@ -253,7 +253,7 @@ CollectReport collect_challenge(const ChallengeSource& source, const CollectSett
         if (!dataset_fs) dataset_fs = r.first->fs;
         if (r.first->fs != *dataset_fs && settings.preprocess.target_fs <= 0)
           return note_problem(report.skips,
-                              RecordError(RecordProblem::unsupported, id,
+                              ecg::RecordError(ecg::RecordProblem::unsupported, id,
                                           fmt::format("record {}: sampled at {} Hz, the dataset's first record at {} "
                                                       "Hz (resample with --target-fs)",
                                                       id, r.first->fs, *dataset_fs)));
@@ -264,21 +264,21 @@ CollectReport collect_challenge(const ChallengeSource& source, const CollectSett
             report.found, report.skips.summary());
 
   // Classes: scored codes carried by more than min_count records (found here, or as published).
-  const ClassSet all = scored_classes(table, source.merge_equivalent);
+  const ecg::ClassSet all = ecg::scored_classes(table, source.merge_equivalent);
   std::vector<std::vector<std::string>> record_codes;
   record_codes.reserve(entries.size());
   for (Entry& e : entries) record_codes.push_back(std::move(e.dx));
   std::vector<int64_t> counts;
   std::string count_source = "counted in the records found";
   if (source.published_counts) {
-    const ChallengeDataset d =
-        parse_challenge_dataset(source.challenge_dataset.empty() ? report.name : source.challenge_dataset);
-    counts = published_counts(table, all, d);
-    count_source = fmt::format("as published for {}", dataset_name(d));
+    const ecg::ChallengeDataset d =
+        ecg::parse_challenge_dataset(source.challenge_dataset.empty() ? report.name : source.challenge_dataset);
+    counts = ecg::published_counts(table, all, d);
+    count_source = fmt::format("as published for {}", ecg::dataset_name(d));
   } else {
-    counts = count_records(all, record_codes);
+    counts = ecg::count_records(all, record_codes);
   }
-  const ClassSet kept = select_classes(all, counts, source.min_count);
+  const ecg::ClassSet kept = ecg::select_classes(all, counts, source.min_count);
   if (kept.size() == 0) {
     const auto top = std::max_element(counts.begin(), counts.end()) - counts.begin();
     AGF_FAIL("Challenge input {}: no scored class has more than {} records ({}; the most common, {}, has {}): "
@@ -286,11 +286,11 @@ CollectReport collect_challenge(const ChallengeSource& source, const CollectSett
              source.dir.string(), source.min_count, count_source, all[top].abbreviation,
              counts[static_cast<size_t>(top)]);
   }
-  const LabelMatrix labels = encode_multi_hot(kept, record_codes, source.drop_unlabelled);
+  const ecg::LabelMatrix labels = ecg::encode_multi_hot(kept, record_codes, source.drop_unlabelled);
   report.dropped_unlabelled = labels.dropped;
   const int64_t k = kept.size();
 
-  PreprocessConfig pre = settings.preprocess;
+  ecg::PreprocessConfig pre = settings.preprocess;
   DatasetInfo info = base_info(settings, pre, *dataset_fs);
   info.source = fmt::format("challenge2021:{}", stem_of(source.dir));
   info.label_selection = fmt::format(
@@ -313,11 +313,11 @@ CollectReport collect_challenge(const ChallengeSource& source, const CollectSett
         PreparedRecord out;
         const Entry& e = entries[static_cast<size_t>(labels.kept[static_cast<size_t>(i)])];
         try {
-          const Record record = read_challenge_record(headers[e.header]);
-          std::vector<float> signal(static_cast<size_t>(kStandardLeadCount * pre.length));
-          preprocess_into(record.to_signal(), pre, signal.data());
+          const ecg::Record record = ecg::read_challenge_record(headers[e.header]);
+          std::vector<float> signal(static_cast<size_t>(ecg::kStandardLeadCount * pre.length));
+          ecg::preprocess_into(record.to_signal(), pre, signal.data());
           out.chunk = DatasetWriter::encode_record(signal.data(), pre.length, settings.deflate_level);
-        } catch (const RecordError& err) {
+        } catch (const ecg::RecordError& err) {
           out.error = err;
         } catch (const std::bad_alloc&) {
           out.error = out_of_memory(headers[e.header].stem().string());
@@ -343,7 +343,7 @@ CollectReport collect_challenge(const ChallengeSource& source, const CollectSett
 CollectReport collect_code15(const Code15Source& source, const CollectSettings& settings) {
   const auto t0 = std::chrono::steady_clock::now();
   CollectReport report;
-  report.skips = SkipTally(settings.strict);
+  report.skips = ecg::SkipTally(settings.strict);
   report.name = output_name(source);
   report.output = settings.out_dir / (report.name + ".h5");
   check_split_config(settings.split);  // before hours of reading, not after
@@ -352,21 +352,21 @@ CollectReport collect_code15(const Code15Source& source, const CollectSettings& 
   AGF_CHECK(fs::is_regular_file(csv, ec), "CODE-15 input {}: exams.csv not found", source.dir.string());
   const std::vector<fs::path> part_paths = find_code15_parts(source.dir);
   AGF_CHECK(!part_paths.empty(), "CODE-15 input {}: no exams_part<N>.hdf5 files", source.dir.string());
-  const Code15ExamTable table = Code15ExamTable::load(csv);
+  const ecg::Code15ExamTable table = ecg::Code15ExamTable::load(csv);
 
   // Parts are opened here (exam ids) and shared by the workers, one lock per part: HDF5 serialises its calls
   // anyway, and the preprocessing, which dominates, runs outside the lock.
-  std::vector<std::unique_ptr<Code15Part>> parts;
+  std::vector<std::unique_ptr<ecg::Code15Part>> parts;
   std::vector<std::unique_ptr<std::mutex>> part_locks;
   for (const fs::path& p : part_paths) {
-    parts.push_back(std::make_unique<Code15Part>(p));
+    parts.push_back(std::make_unique<ecg::Code15Part>(p));
     part_locks.push_back(std::make_unique<std::mutex>());
   }
   struct Exam {
     int32_t part;
     int64_t row;
     int64_t exam_id;
-    std::array<uint8_t, kCode15LabelCount> labels;
+    std::array<uint8_t, ecg::kCode15LabelCount> labels;
   };
   std::vector<Exam> exams;
   std::unordered_map<int64_t, size_t> seen;
@@ -377,9 +377,9 @@ CollectReport collect_code15(const Code15Source& source, const CollectSettings& 
       auto [it, fresh] = seen.emplace(id, p);
       AGF_CHECK(fresh, "CODE-15 input {}: exam_id {} is in {} and {}", source.dir.string(), id,
                 part_paths[it->second].filename().string(), part_paths[p].filename().string());
-      const Code15Exam* e = table.find(id);
+      const ecg::Code15Exam* e = table.find(id);
       if (e == nullptr) {
-        note_problem(report.skips, RecordError(RecordProblem::missing_labels, fmt::format("code15:{}", id),
+        note_problem(report.skips, ecg::RecordError(ecg::RecordProblem::missing_labels, fmt::format("code15:{}", id),
                                                fmt::format("record code15:{}: exam_id has no row in {}", id,
                                                            csv.string())));
         continue;
@@ -392,10 +392,10 @@ CollectReport collect_code15(const Code15Source& source, const CollectSettings& 
       exams.push_back({static_cast<int32_t>(p), row, id, e->labels});
     }
 
-  PreprocessConfig pre = settings.preprocess;
+  ecg::PreprocessConfig pre = settings.preprocess;
   pre.length = source.length;
   pre.target_fs = 0;  // CODE-15 stays at its 400 Hz
-  DatasetInfo info = base_info(settings, pre, kCode15Fs);
+  DatasetInfo info = base_info(settings, pre, ecg::kCode15Fs);
   std::string part_names;
   for (const fs::path& p : part_paths) {
     if (!part_names.empty()) part_names += ',';
@@ -420,16 +420,16 @@ CollectReport collect_code15(const Code15Source& source, const CollectSettings& 
         PreparedRecord out;
         const Exam& e = exams[static_cast<size_t>(i)];
         try {
-          h5::silence_errors_on_this_thread();  // a damaged part is reported as a RecordError, not a stack dump
-          Signal sig;
+          h5::silence_errors_on_this_thread();  // a damaged part is reported as an ecg::RecordError, not a stack dump
+          ecg::Signal sig;
           {
             std::lock_guard lk(*part_locks[static_cast<size_t>(e.part)]);
             sig = parts[static_cast<size_t>(e.part)]->read(e.row);
           }
-          std::vector<float> signal(static_cast<size_t>(kStandardLeadCount * pre.length));
-          preprocess_into(sig, pre, signal.data());
+          std::vector<float> signal(static_cast<size_t>(ecg::kStandardLeadCount * pre.length));
+          ecg::preprocess_into(sig, pre, signal.data());
           out.chunk = DatasetWriter::encode_record(signal.data(), pre.length, settings.deflate_level);
-        } catch (const RecordError& err) {
+        } catch (const ecg::RecordError& err) {
           out.error = err;
         } catch (const std::bad_alloc&) {
           out.error = out_of_memory(fmt::format("code15:{}", e.exam_id));
@@ -470,4 +470,4 @@ std::string CollectReport::summary() const {
   return s;
 }
 
-}  // namespace agf::ecg
+}  // namespace agf::dataset

@@ -7,11 +7,11 @@
 #include <string>
 #include <vector>
 
-#include "ecg/dataset_format.h"
+#include "dataset/dataset_format.h"
 #include "ecg/record_error.h"
-#include "ecg/splits.h"
+#include "dataset/splits.h"
 
-namespace agf::ecg {
+namespace agf::dataset {
 
 // "<label>: 1200/20000 records, 512 rec/s, ETA 33 s". On a terminal the line rewrites itself (at most 4 times a
 // second); otherwise (a log file, CI) one line every 10 s, so logs stay readable.
@@ -37,14 +37,14 @@ class ProgressLine {
 void write_class_table(const std::filesystem::path& csv, const std::vector<DatasetClass>& classes,
                        const std::vector<uint8_t>& labels, const DatasetSplits& splits);
 // The two halves, for a caller that must commit something else first: stage writes the table to `csv`.tmp and
-// returns that path (removing it again if the write fails); commit_file (ecg/atomic_file.h) renames it over `csv`.
+// returns that path (removing it again if the write fails); ecg::commit_file (ecg/atomic_file.h) renames it over `csv`.
 std::filesystem::path stage_class_table(const std::filesystem::path& csv, const std::vector<DatasetClass>& classes,
                                         const std::vector<uint8_t>& labels, const DatasetSplits& splits);
 
 // <dataset>.skipped.csv: record,reason,message for every record a run skipped (RFC 4180 quoting).
-std::string skipped_table_text(const SkipTally& skips);
+std::string skipped_table_text(const ecg::SkipTally& skips);
 
 // Per class, how many of `rows` (all rows when empty) carry it; labels row-major (n, k).
 std::vector<int64_t> class_counts(const std::vector<uint8_t>& labels, int64_t k, const std::vector<int64_t>* rows);
 
-}  // namespace agf::ecg
+}  // namespace agf::dataset

@@ -6,12 +6,13 @@
 #include <cmath>
 #include <numeric>
 
-#include "ecg/splits.h"
+#include "dataset/splits.h"
 #include "tensor/error.h"
 #include "tensor/random.h"
 
 using namespace agf;
-using namespace agf::ecg;
+
+using namespace agf::dataset;
 
 namespace {
 

@@ -1,4 +1,4 @@
-#include "ecg/cutmix.h"
+#include "dataset/cutmix.h"
 
 #include <algorithm>
 #include <cmath>
@@ -7,7 +7,7 @@
 
 #include "tensor/error.h"
 
-namespace agf::ecg {
+namespace agf::dataset {
 
 double sample_gamma(PhiloxStream& rng, double shape) {
   AGF_CHECK(shape > 0 && std::isfinite(shape), "Gamma shape {} is not a positive number", shape);
@@ -105,4 +105,4 @@ CutMixBox cutmix_(Tensor& x, Tensor& y, PhiloxStream& rng, double alpha) {
   return box;
 }
 
-}  // namespace agf::ecg
+}  // namespace agf::dataset

@@ -1,14 +1,14 @@
-#include "ecg/dataset_writer.h"
+#include "dataset/dataset_writer.h"
 
 #include <algorithm>
 #include <cstring>
 
-#include "ecg/chunk_codec.h"
-#include "ecg/dataset_h5.h"
+#include "dataset/chunk_codec.h"
+#include "dataset/dataset_h5.h"
 #include "ecg/leads.h"
 #include "tensor/error.h"
 
-namespace agf::ecg {
+namespace agf::dataset {
 
 namespace fs = std::filesystem;
 
@@ -23,7 +23,7 @@ struct DatasetWriter::H5State {
 
 std::string standard_leads_attribute() {
   std::string s;
-  for (auto name : kStandardLeads) {
+  for (auto name : ecg::kStandardLeads) {
     if (!s.empty()) s += ',';
     s += name;
   }
@@ -34,7 +34,7 @@ fs::path DatasetWriter::temp_path() const { return fs::path(path_.string() + ".t
 
 std::vector<uint8_t> DatasetWriter::encode_record(const float* signal, int64_t length, int64_t deflate_level) {
   AGF_CHECK(deflate_level >= 0 && deflate_level <= 9, "deflate level {} outside 0..9", deflate_level);
-  const size_t n = static_cast<size_t>(kStandardLeadCount * length);
+  const size_t n = static_cast<size_t>(ecg::kStandardLeadCount * length);
   const size_t nbytes = n * sizeof(float);
   const auto* src = reinterpret_cast<const uint8_t*>(signal);
   if (deflate_level == 0) return std::vector<uint8_t>(src, src + nbytes);
@@ -71,11 +71,11 @@ void DatasetWriter::create_file() {
   h5_->file = h5::Handle(h5::check_id(H5Fcreate(where.c_str(), H5F_ACC_TRUNC, fcpl.get(), H5P_DEFAULT), where,
                                       "creating the file"));
 
-  const hsize_t dims[3] = {0, kStandardLeadCount, static_cast<hsize_t>(info_.length)};
-  const hsize_t maxdims[3] = {H5S_UNLIMITED, kStandardLeadCount, static_cast<hsize_t>(info_.length)};
+  const hsize_t dims[3] = {0, ecg::kStandardLeadCount, static_cast<hsize_t>(info_.length)};
+  const hsize_t maxdims[3] = {H5S_UNLIMITED, ecg::kStandardLeadCount, static_cast<hsize_t>(info_.length)};
   h5::Handle space(h5::check_id(H5Screate_simple(3, dims, maxdims), where, "creating the signals dataspace"));
   h5::Handle dcpl = h5::untimed_dataset_create_plist();
-  const hsize_t chunk[3] = {1, kStandardLeadCount, static_cast<hsize_t>(info_.length)};
+  const hsize_t chunk[3] = {1, ecg::kStandardLeadCount, static_cast<hsize_t>(info_.length)};
   h5::check_status(H5Pset_chunk(dcpl.get(), 3, chunk), where, "setting the signals chunk shape");
   if (info_.deflate_level > 0) {
     h5::check_status(H5Pset_shuffle(dcpl.get()), where, "adding the shuffle filter");
@@ -97,7 +97,7 @@ DatasetWriter::~DatasetWriter() {
 void DatasetWriter::grow_to(int64_t rows) {
   if (rows <= capacity_) return;
   capacity_ = (rows + kGrowRows - 1) / kGrowRows * kGrowRows;
-  const hsize_t dims[3] = {static_cast<hsize_t>(capacity_), kStandardLeadCount, static_cast<hsize_t>(info_.length)};
+  const hsize_t dims[3] = {static_cast<hsize_t>(capacity_), ecg::kStandardLeadCount, static_cast<hsize_t>(info_.length)};
   h5::check_status(H5Dset_extent(h5_->signals.get(), dims), temp_path().string(), "growing dataset 'signals'");
 }
 
@@ -108,7 +108,7 @@ void DatasetWriter::append(const float* signal, const uint8_t* label_row, const 
 void DatasetWriter::append_encoded(const std::vector<uint8_t>& chunk, const uint8_t* label_row,
                                    const std::string& record_id) {
   AGF_CHECK(!finished_, "dataset {}: append after finish()", path_.string());
-  const size_t raw_bytes = static_cast<size_t>(kStandardLeadCount * info_.length) * sizeof(float);
+  const size_t raw_bytes = static_cast<size_t>(ecg::kStandardLeadCount * info_.length) * sizeof(float);
   AGF_CHECK(info_.deflate_level > 0 || chunk.size() == raw_bytes,
             "dataset {}: record {} chunk holds {} bytes, an uncompressed record is {}", path_.string(), record_id,
             chunk.size(), raw_bytes);
@@ -219,7 +219,7 @@ void DatasetWriter::finish(const DatasetSplits& splits) {
   const std::string where = temp_path().string();
   const int64_t n = size();
   check_splits(splits, n, path_.string());  // before anything is written, so a refused split changes nothing
-  const hsize_t dims[3] = {static_cast<hsize_t>(n), kStandardLeadCount, static_cast<hsize_t>(info_.length)};
+  const hsize_t dims[3] = {static_cast<hsize_t>(n), ecg::kStandardLeadCount, static_cast<hsize_t>(info_.length)};
   h5::check_status(H5Dset_extent(h5_->signals.get(), dims), where, "setting the extent of 'signals'");
   h5_->signals.reset();
   const hid_t file = h5_->file.get();
@@ -235,4 +235,4 @@ void DatasetWriter::finish(const DatasetSplits& splits) {
   finished_ = true;
 }
 
-}  // namespace agf::ecg
+}  // namespace agf::dataset

@@ -1,4 +1,4 @@
-#include "ecg/chunk_codec.h"
+#include "dataset/chunk_codec.h"
 
 #include <zlib.h>
 
@@ -7,7 +7,7 @@
 
 #include "tensor/error.h"
 
-namespace agf::ecg {
+namespace agf::dataset {
 
 namespace {
 
@@ -161,4 +161,4 @@ std::vector<uint8_t> shuffle_deflate(const float* values, size_t count, int leve
   return z.finish();
 }
 
-}  // namespace agf::ecg
+}  // namespace agf::dataset

@@ -5,11 +5,12 @@
 #include <cmath>
 #include <numeric>
 
-#include "ecg/cutmix.h"
+#include "dataset/cutmix.h"
 #include "tensor/error.h"
 
 using namespace agf;
-using namespace agf::ecg;
+
+using namespace agf::dataset;
 
 namespace {
 

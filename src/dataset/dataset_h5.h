@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-namespace agf::ecg::h5 {
+namespace agf::dataset::h5 {
 
 // Owns one HDF5 identifier (file, group, dataset, dataspace, datatype, property list, attribute) and closes it with
 // the matching H5?close. Move-only.
@@ -88,4 +88,4 @@ std::vector<int64_t> read_i64_dataset(hid_t loc, const char* name, const std::st
 // Extent of a dataset, one entry per dimension.
 std::vector<hsize_t> dataset_dims(hid_t dataset, const std::string& where);
 
-}  // namespace agf::ecg::h5
+}  // namespace agf::dataset::h5

@@ -1,11 +1,11 @@
-#include "ecg/dataset_h5.h"
+#include "dataset/dataset_h5.h"
 
 #include <algorithm>
 #include <cstring>
 
 #include "tensor/error.h"
 
-namespace agf::ecg::h5 {
+namespace agf::dataset::h5 {
 
 void Handle::reset() {
   if (id_ < 0) return;
@@ -222,4 +222,4 @@ std::vector<hsize_t> dataset_dims(hid_t dataset, const std::string& where) {
   return dims;
 }
 
-}  // namespace agf::ecg::h5
+}  // namespace agf::dataset::h5

@@ -1,4 +1,4 @@
-#include "ecg/dataset_report.h"
+#include "dataset/dataset_report.h"
 
 #include <unistd.h>
 
@@ -7,7 +7,7 @@
 #include "ecg/atomic_file.h"
 #include "tensor/error.h"
 
-namespace agf::ecg {
+namespace agf::dataset {
 
 namespace fs = std::filesystem;
 
@@ -73,12 +73,12 @@ fs::path stage_class_table(const fs::path& csv, const std::vector<DatasetClass>&
   for (size_t j = 0; j < classes.size(); ++j)
     text += fmt::format("{},{},{},{},{},{},{}\n", j, classes[j].code, classes[j].abbreviation, all[j], train[j],
                         val[j], test[j]);
-  return stage_file(csv, text);
+  return ecg::stage_file(csv, text);
 }
 
 void write_class_table(const fs::path& csv, const std::vector<DatasetClass>& classes,
                        const std::vector<uint8_t>& labels, const DatasetSplits& splits) {
-  commit_file(stage_class_table(csv, classes, labels, splits), csv);
+  ecg::commit_file(stage_class_table(csv, classes, labels, splits), csv);
 }
 
 namespace {
@@ -91,11 +91,11 @@ std::string csv_field(const std::string& v) {
 }
 }  // namespace
 
-std::string skipped_table_text(const SkipTally& skips) {
+std::string skipped_table_text(const ecg::SkipTally& skips) {
   std::string text = "record,reason,message\n";
-  for (const SkippedRecord& r : skips.records())
-    text += fmt::format("{},{},{}\n", csv_field(r.record), problem_name(r.problem), csv_field(r.message));
+  for (const ecg::SkippedRecord& r : skips.records())
+    text += fmt::format("{},{},{}\n", csv_field(r.record), ecg::problem_name(r.problem), csv_field(r.message));
   return text;
 }
 
-}  // namespace agf::ecg
+}  // namespace agf::dataset

@@ -4,15 +4,16 @@
 
 #include <H5Cpp.h>
 
-#include "collect/collect_test_util.h"
+#include "dataset/dataset_test_util.h"
 #include "ecg/code15.h"
-#include "ecg/collect.h"
-#include "ecg/dataset_reader.h"
+#include "dataset/collect.h"
+#include "dataset/dataset_reader.h"
 #include "ecg/preprocess.h"
 
 using namespace agf;
 using namespace agf::ecg;
-using namespace agf::ecg::test;
+using namespace agf::dataset;
+using namespace agf::dataset::test;
 
 namespace {
 

@@ -9,19 +9,19 @@
 #include <string>
 #include <vector>
 
-#include "ecg/dataset_format.h"
+#include "dataset/dataset_format.h"
 #include "ecg/preprocess.h"
 #include "ecg/record_error.h"
-#include "ecg/splits.h"
+#include "dataset/splits.h"
 
-namespace agf::ecg {
+namespace agf::dataset {
 
 inline constexpr std::string_view kCollectCreatedBy = "agf-collect 0.1.0";
 
 // What every dataset of one run shares.
 struct CollectSettings {
   std::filesystem::path out_dir;
-  PreprocessConfig preprocess;  // its length is T of the Challenge datasets; target_fs 0 keeps the native rate
+  ecg::PreprocessConfig preprocess;  // its length is T of the Challenge datasets; target_fs 0 keeps the native rate
   // 1 (the default): shuffle + zlib's run-length deflate, 64% of raw for ~1.8 ms of CPU a record; 2-9: shuffle +
   // deflate with zlib's match search at that level (slower, barely smaller); 0: stored raw, the fastest to read.
   // Measurements in docs/dataset_format.md.
@@ -39,7 +39,7 @@ struct ChallengeSource {
   int64_t min_count = 200;           // keep a class carried by more than this many records
   bool merge_equivalent = false;     // join the Challenge's four equivalent pairs into one class each
   bool drop_unlabelled = true;       // leave out records with no kept class (the reference does)
-  bool published_counts = false;     // count with the table's published per-dataset numbers, not the records found
+  bool published_counts = false;   // count with the table's published per-dataset numbers, not the records found
   std::string challenge_dataset;     // which dataset's published counts; empty: guessed from `name`
   std::filesystem::path label_table;  // empty: the project's data/labels/challenge2021_scored.csv
 };
@@ -57,7 +57,7 @@ struct CollectReport {
   std::filesystem::path skipped_table;  // <name>.skipped.csv, written when records were skipped (else empty)
   int64_t found = 0;               // records (exams) found in the input
   int64_t written = 0;
-  SkipTally skips;                 // bad records by reason
+  ecg::SkipTally skips;                 // bad records by reason
   int64_t dropped_unlabelled = 0;  // good records left out for carrying no kept class
   std::vector<DatasetClass> classes;
   std::vector<int64_t> class_counts;  // written records per class
@@ -88,4 +88,4 @@ std::vector<std::filesystem::path> find_code15_parts(const std::filesystem::path
 // CODE-15's six labels as dataset classes: their SNOMED CT codes with CODE-15's abbreviations.
 std::vector<DatasetClass> code15_classes();
 
-}  // namespace agf::ecg
+}  // namespace agf::dataset

@@ -1,4 +1,4 @@
-#include "ecg/splits.h"
+#include "dataset/splits.h"
 
 #include <algorithm>
 #include <numeric>
@@ -6,7 +6,7 @@
 #include "tensor/error.h"
 #include "tensor/random.h"
 
-namespace agf::ecg {
+namespace agf::dataset {
 
 std::string_view split_part_name(SplitPart p) {
   switch (p) {
@@ -175,4 +175,4 @@ DatasetSplits make_splits(const uint8_t* labels, int64_t n, int64_t k, const Spl
   return s;
 }
 
-}  // namespace agf::ecg
+}  // namespace agf::dataset

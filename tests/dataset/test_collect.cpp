@@ -4,17 +4,18 @@
 
 #include <algorithm>
 
-#include "collect/collect_test_util.h"
-#include "ecg/collect.h"
-#include "ecg/dataset_reader.h"
-#include "ecg/dataset_report.h"
+#include "dataset/dataset_test_util.h"
+#include "dataset/collect.h"
+#include "dataset/dataset_reader.h"
+#include "dataset/dataset_report.h"
 #include "ecg/preprocess.h"
 #include "ecg/record.h"
 #include "ecg/record_error.h"
 
 using namespace agf;
 using namespace agf::ecg;
-using namespace agf::ecg::test;
+using namespace agf::dataset;
+using namespace agf::dataset::test;
 
 namespace {
 

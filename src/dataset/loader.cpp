@@ -1,4 +1,4 @@
-#include "ecg/loader.h"
+#include "dataset/loader.h"
 
 #include <condition_variable>
 #include <deque>
@@ -8,13 +8,13 @@
 #include <thread>
 #include <variant>
 
-#include "ecg/dataset_reader.h"
+#include "dataset/dataset_reader.h"
 #include "ecg/h5_threadsafe.h"  // HDF5 is called from several threads here
 #include "tensor/error.h"
 #include "tensor/ledger.h"
 #include "tensor/random.h"
 
-namespace agf::ecg {
+namespace agf::dataset {
 
 // One epoch's background reader. The thread owns the DatasetReader for the epoch's lifetime; the queue hands over
 // batches or the exception that stopped it.
@@ -135,4 +135,4 @@ std::optional<Batch> BatchLoader::next() {
   return std::move(std::get<Batch>(item));
 }
 
-}  // namespace agf::ecg
+}  // namespace agf::dataset

@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-namespace agf::ecg {
+namespace agf::dataset {
 
 // threads <= 0 runs everything on the calling thread. An exception from produce(i) is rethrown on the calling
 // thread when i's turn comes (items after it are abandoned); one from consume stops the workers and propagates.
@@ -99,4 +99,4 @@ void ordered_parallel_map(int64_t n, int threads, int64_t window, const std::fun
   }
 }
 
-}  // namespace agf::ecg
+}  // namespace agf::dataset

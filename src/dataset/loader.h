@@ -8,10 +8,10 @@
 #include <optional>
 #include <vector>
 
-#include "ecg/splits.h"
+#include "dataset/splits.h"
 #include "tensor/tensor.h"
 
-namespace agf::ecg {
+namespace agf::dataset {
 
 struct LoaderOptions {
   int64_t batch_size = 64;
@@ -67,4 +67,4 @@ class BatchLoader {
   std::unique_ptr<Worker> worker_;
 };
 
-}  // namespace agf::ecg
+}  // namespace agf::dataset

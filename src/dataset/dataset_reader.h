@@ -9,11 +9,11 @@
 #include <string>
 #include <vector>
 
-#include "ecg/dataset_format.h"
-#include "ecg/splits.h"
+#include "dataset/dataset_format.h"
+#include "dataset/splits.h"
 #include "tensor/tensor.h"
 
-namespace agf::ecg {
+namespace agf::dataset {
 
 // What a reader accepts from a file's dims and attributes before they size an allocation (a file is untrusted input:
 // a 2 KB file can declare datasets of any extent that it never stores). Far above any real dataset: CODE-15 is 345k
@@ -66,4 +66,4 @@ class DatasetReader {
   std::optional<DatasetSplits> splits_;
 };
 
-}  // namespace agf::ecg
+}  // namespace agf::dataset

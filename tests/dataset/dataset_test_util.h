@@ -9,12 +9,15 @@
 #include <string>
 #include <vector>
 
-#include "ecg/dataset_writer.h"
+#include "dataset/dataset_writer.h"
 #include "ecg/leads.h"
 #include "ecg/ecg_test_util.h"
 #include "tensor/random.h"
 
-namespace agf::ecg::test {
+namespace agf::dataset::test {
+
+// The ECG suite's helpers (ScratchDir, the fs alias, record writers) serve this suite too.
+using namespace agf::ecg::test;
 
 // Record r's signal value at (lead, sample): distinct per record and position, exactly representable.
 inline float sample_value(int64_t r, int64_t lead, int64_t s) {
@@ -44,9 +47,9 @@ inline uint8_t small_label(int64_t r, int64_t j) { return (r + j) % 3 == 0 ? 1 :
 // n records of (12, length) with sample_value, labels small_label, ids "rec<r>", a fixed split.
 inline void write_small_dataset(const fs::path& path, int64_t n, int64_t length, int64_t deflate = 1) {
   DatasetWriter w(path, small_info(length, deflate), small_classes());
-  std::vector<float> sig(static_cast<size_t>(kStandardLeadCount * length));
+  std::vector<float> sig(static_cast<size_t>(ecg::kStandardLeadCount * length));
   for (int64_t r = 0; r < n; ++r) {
-    for (int64_t l = 0; l < kStandardLeadCount; ++l)
+    for (int64_t l = 0; l < ecg::kStandardLeadCount; ++l)
       for (int64_t s = 0; s < length; ++s) sig[static_cast<size_t>(l * length + s)] = sample_value(r, l, s);
     uint8_t labels[3] = {small_label(r, 0), small_label(r, 1), small_label(r, 2)};
     w.append(sig.data(), labels, "rec" + std::to_string(r));
@@ -62,4 +65,4 @@ inline std::string file_bytes(const fs::path& p) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-}  // namespace agf::ecg::test
+}  // namespace agf::dataset::test

@@ -8,14 +8,15 @@
 #include <fstream>
 #include <numeric>
 
-#include "collect/collect_test_util.h"
-#include "ecg/dataset_reader.h"
-#include "ecg/loader.h"
+#include "dataset/dataset_test_util.h"
+#include "dataset/dataset_reader.h"
+#include "dataset/loader.h"
 #include "tensor/ledger.h"
 
 using namespace agf;
 using namespace agf::ecg;
-using namespace agf::ecg::test;
+using namespace agf::dataset;
+using namespace agf::dataset::test;
 
 namespace {
 

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-namespace agf::ecg {
+namespace agf::dataset {
 
 // Level 1 (the default of agf-collect) is a float-aware choice of deflate block types, not zlib's level 1: a
 // z-scored float32 has noise in its three low-order bytes (their planes do not compress, 81% of their size with
@@ -21,4 +21,4 @@ std::vector<uint8_t> shuffle_deflate(const float* values, size_t count, int leve
 // HDF5's shuffle filter for 4-byte elements: out[b * count + i] = byte b of element i.
 void shuffle4(const float* values, size_t count, uint8_t* out);
 
-}  // namespace agf::ecg
+}  // namespace agf::dataset

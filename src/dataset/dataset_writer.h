@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "ecg/dataset_format.h"
-#include "ecg/splits.h"
+#include "dataset/dataset_format.h"
+#include "dataset/splits.h"
 
-namespace agf::ecg {
+namespace agf::dataset {
 
 class DatasetWriter {
  public:
@@ -56,4 +56,4 @@ class DatasetWriter {
 // Standard 12-lead names joined by commas ("I,II,III,aVR,...,V6"), the `leads` attribute.
 std::string standard_leads_attribute();
 
-}  // namespace agf::ecg
+}  // namespace agf::dataset

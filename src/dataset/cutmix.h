@@ -9,7 +9,7 @@
 #include "tensor/random.h"
 #include "tensor/tensor.h"
 
-namespace agf::ecg {
+namespace agf::dataset {
 
 // Gamma(shape, 1) by Marsaglia & Tsang (2000); for shape < 1, Gamma(shape + 1) * U^(1 / shape).
 double sample_gamma(PhiloxStream& rng, double shape);
@@ -35,4 +35,4 @@ void apply_cutmix_(Tensor& x, Tensor& y, const CutMixBox& box);
 // draw_cutmix_box + apply_cutmix_; returns the box used.
 CutMixBox cutmix_(Tensor& x, Tensor& y, PhiloxStream& rng, double alpha = 0.75);
 
-}  // namespace agf::ecg
+}  // namespace agf::dataset

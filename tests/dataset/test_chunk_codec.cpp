@@ -8,10 +8,11 @@
 #include <cstring>
 #include <random>
 
-#include "ecg/chunk_codec.h"
+#include "dataset/chunk_codec.h"
 #include "tensor/error.h"
 
-using namespace agf::ecg;
+
+using namespace agf::dataset;
 
 namespace {
 

@@ -1,12 +1,12 @@
-#include "ecg/dataset_reader.h"
+#include "dataset/dataset_reader.h"
 
 #include <cstring>
 
-#include "ecg/dataset_h5.h"
+#include "dataset/dataset_h5.h"
 #include "ecg/leads.h"
 #include "tensor/error.h"
 
-namespace agf::ecg {
+namespace agf::dataset {
 
 namespace fs = std::filesystem;
 
@@ -115,15 +115,15 @@ DatasetReader::DatasetReader(const fs::path& path) : path_(path), h5_(std::make_
   if (H5Lexists(file, "signals", H5P_DEFAULT) <= 0) AGF_FAIL("{}: dataset 'signals' is missing", where);
   h5_->signals = h5::Handle(h5::check_id(H5Dopen2(file, "signals", H5P_DEFAULT), where, "opening 'signals'"));
   const auto sd = h5::dataset_dims(h5_->signals.get(), where);
-  AGF_CHECK(sd.size() == 3 && sd[1] == kStandardLeadCount && sd[2] == static_cast<hsize_t>(info_.length),
-            "{}: 'signals' has shape ({}), expected (N, {}, {})", where, fmt::join(sd, ", "), kStandardLeadCount,
+  AGF_CHECK(sd.size() == 3 && sd[1] == ecg::kStandardLeadCount && sd[2] == static_cast<hsize_t>(info_.length),
+            "{}: 'signals' has shape ({}), expected (N, {}, {})", where, fmt::join(sd, ", "), ecg::kStandardLeadCount,
             info_.length);
   AGF_CHECK(sd[0] <= static_cast<hsize_t>(kDatasetMaxRecords), "{}: 'signals' has {} records, more than {}", where,
             sd[0], kDatasetMaxRecords);
   n_ = static_cast<int64_t>(sd[0]);
   h5_->file_space = h5::Handle(h5::check_id(H5Dget_space(h5_->signals.get()), where, "reading the signals space"));
   // Same rank and shape as the file selection: HDF5 then copies the chunk whole instead of element by element.
-  const hsize_t row_dims[3] = {1, kStandardLeadCount, static_cast<hsize_t>(info_.length)};
+  const hsize_t row_dims[3] = {1, ecg::kStandardLeadCount, static_cast<hsize_t>(info_.length)};
   h5_->row_space = h5::Handle(h5::check_id(H5Screate_simple(3, row_dims, nullptr), where, "creating a dataspace"));
 
   classes_ = read_classes(file, where);
@@ -149,7 +149,7 @@ DatasetReader::~DatasetReader() = default;
 DatasetReader::DatasetReader(DatasetReader&&) noexcept = default;
 DatasetReader& DatasetReader::operator=(DatasetReader&&) noexcept = default;
 
-int64_t DatasetReader::leads() const { return kStandardLeadCount; }
+int64_t DatasetReader::leads() const { return ecg::kStandardLeadCount; }
 
 uint8_t DatasetReader::label(int64_t row, int64_t k) const {
   AGF_CHECK(row >= 0 && row < n_ && k >= 0 && k < num_classes(), "{}: label ({}, {}) outside ({}, {})",
@@ -165,12 +165,12 @@ const DatasetSplits& DatasetReader::splits() const {
 void DatasetReader::read_signals(const int64_t* rows, int64_t count, float* out) const {
   h5::silence_errors_on_this_thread();
   const std::string where = path_.string();
-  const int64_t per_row = kStandardLeadCount * info_.length;
+  const int64_t per_row = ecg::kStandardLeadCount * info_.length;
   for (int64_t b = 0; b < count; ++b) {
     const int64_t row = rows[b];
     AGF_CHECK(row >= 0 && row < n_, "{}: record row {} outside 0..{}", where, row, n_ - 1);
     const hsize_t start[3] = {static_cast<hsize_t>(row), 0, 0};
-    const hsize_t extent[3] = {1, kStandardLeadCount, static_cast<hsize_t>(info_.length)};
+    const hsize_t extent[3] = {1, ecg::kStandardLeadCount, static_cast<hsize_t>(info_.length)};
     h5::check_status(H5Sselect_hyperslab(h5_->file_space.get(), H5S_SELECT_SET, start, nullptr, extent, nullptr),
                      where, "selecting a record");
     if (H5Dread(h5_->signals.get(), H5T_NATIVE_FLOAT, h5_->row_space.get(), h5_->file_space.get(), H5P_DEFAULT,
@@ -182,7 +182,7 @@ void DatasetReader::read_signals(const int64_t* rows, int64_t count, float* out)
 
 Tensor DatasetReader::read_signals(const std::vector<int64_t>& rows) const {
   const auto b = static_cast<int64_t>(rows.size());
-  Tensor x = empty({b, kStandardLeadCount, info_.length}, DType::f32);
+  Tensor x = empty({b, ecg::kStandardLeadCount, info_.length}, DType::f32);
   read_signals(rows.data(), b, x.data<float>());
   return x;
 }
@@ -203,4 +203,4 @@ Tensor DatasetReader::read_labels(const std::vector<int64_t>& rows) const {
   return y;
 }
 
-}  // namespace agf::ecg
+}  // namespace agf::dataset

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-namespace agf::ecg {
+namespace agf::dataset {
 
 struct SplitConfig {
   double label_ratio = 0.10;   // finetune_label_ratio: the share of records that are labelled (train + val)
@@ -44,4 +44,4 @@ DatasetSplits make_splits(const uint8_t* labels, int64_t n, int64_t k, const Spl
 // should refuse it before hours of work rather than after.
 void check_split_config(const SplitConfig& config);
 
-}  // namespace agf::ecg
+}  // namespace agf::dataset
