@@ -45,9 +45,35 @@ bool all_finite(const Tensor& t) {
   return std::isfinite(ops::sum(ops::abs(t)).item<double>());  // an inf or a NaN anywhere makes the sum non-finite
 }
 
+// ------------------------------------------------------------------------------------------------ LoRA layers
+Tensor LoraLayer::merged_weight() {
+  AGF_CHECK(lora_.enabled && !lora_.merged, "{}: merging needs unmerged LoRA adapters", kind_);
+  NoGradGuard no_grad;
+  return ops::add(weight, delta_weight());
+}
+
+void LoraLayer::commit_merge(const Tensor& merged) {
+  NoGradGuard no_grad;
+  weight.copy_(merged);
+  lora_.merged = true;
+}
+
+void LoraLayer::merge_lora() {
+  Tensor merged = merged_weight();
+  AGF_CHECK(all_finite(merged), "{}: LoRA merge refused, the merged weight would not be finite", kind_);
+  commit_merge(merged);
+}
+
+void LoraLayer::unmerge_lora() {
+  AGF_CHECK(lora_.enabled && lora_.merged, "{}: unmerge_lora needs merged LoRA adapters", kind_);
+  NoGradGuard no_grad;
+  weight.copy_(ops::sub(weight, delta_weight()));
+  lora_.merged = false;
+}
+
 // ------------------------------------------------------------------------------------------------ Conv1d
 Conv1d::Conv1d(int64_t cin_, int64_t cout_, int64_t k_, int64_t stride, int64_t padding, bool with_bias)
-    : cin(cin_), cout(cout_), k(k_), args{stride, padding} {
+    : LoraLayer("Conv1d"), cin(cin_), cout(cout_), k(k_), args{stride, padding} {
   weight = param_tensor({cout, cin, k});
   register_parameter("weight", &weight);
   if (with_bias) {
@@ -83,34 +109,9 @@ Tensor Conv1d::delta_weight() {
   return ops::scale(ops::matmul(lora_.B[0], lora_.A[0]), lora_.scaling).reshape({cout, cin, k});
 }
 
-Tensor Conv1d::merged_weight() {
-  AGF_CHECK(lora_.enabled && !lora_.merged, "Conv1d: merging needs unmerged LoRA adapters");
-  NoGradGuard no_grad;
-  return ops::add(weight, delta_weight());
-}
-
-void Conv1d::commit_merge(const Tensor& merged) {
-  NoGradGuard no_grad;
-  weight.copy_(merged);
-  lora_.merged = true;
-}
-
-void Conv1d::merge_lora() {
-  Tensor merged = merged_weight();
-  AGF_CHECK(all_finite(merged), "Conv1d: LoRA merge refused, the merged weight would not be finite");
-  commit_merge(merged);
-}
-
-void Conv1d::unmerge_lora() {
-  AGF_CHECK(lora_.enabled && lora_.merged, "Conv1d: unmerge_lora needs merged LoRA adapters");
-  NoGradGuard no_grad;
-  weight.copy_(ops::sub(weight, delta_weight()));
-  lora_.merged = false;
-}
-
 // ------------------------------------------------------------------------------------------------ Linear
 Linear::Linear(int64_t in_, int64_t out_, bool with_bias, bool input_major_)
-    : in(in_), out(out_), input_major(input_major_) {
+    : LoraLayer("Linear"), in(in_), out(out_), input_major(input_major_) {
   weight = input_major ? param_tensor({in, out}) : param_tensor({out, in});
   register_parameter("weight", &weight);
   if (with_bias) {
@@ -168,31 +169,6 @@ Tensor Linear::delta_weight() {
   Tensor d = parts.size() == 1 ? parts[0] : ops::cat(parts, 0);                                      // (out, in)
   d = ops::scale(d, lora_.scaling);
   return input_major ? d.transpose(0, 1).contiguous() : d;
-}
-
-Tensor Linear::merged_weight() {
-  AGF_CHECK(lora_.enabled && !lora_.merged, "Linear: merging needs unmerged LoRA adapters");
-  NoGradGuard no_grad;
-  return ops::add(weight, delta_weight());
-}
-
-void Linear::commit_merge(const Tensor& merged) {
-  NoGradGuard no_grad;
-  weight.copy_(merged);
-  lora_.merged = true;
-}
-
-void Linear::merge_lora() {
-  Tensor merged = merged_weight();
-  AGF_CHECK(all_finite(merged), "Linear: LoRA merge refused, the merged weight would not be finite");
-  commit_merge(merged);
-}
-
-void Linear::unmerge_lora() {
-  AGF_CHECK(lora_.enabled && lora_.merged, "Linear: unmerge_lora needs merged LoRA adapters");
-  NoGradGuard no_grad;
-  weight.copy_(ops::sub(weight, delta_weight()));
-  lora_.merged = false;
 }
 
 // ------------------------------------------------------------------------------------------------ norms

@@ -32,8 +32,27 @@ struct LoraState {
 // True when every element is finite (a merge is refused otherwise).
 bool all_finite(const Tensor& t);
 
+// A layer whose weight can carry LoRA adapters (Conv1d, Linear): the merge/unmerge bookkeeping, written once. A
+// subclass says how its adapters form delta W in the layout of its weight.
+class LoraLayer : public Module {
+ public:
+  const LoraState& lora() const { return lora_; }
+  virtual Tensor delta_weight() = 0;  // scaling * dW in the layout of `weight`
+  Tensor merged_weight();             // W + scaling * dW, computed, not applied (to check a model before merging)
+  void commit_merge(const Tensor& merged);
+  void merge_lora();    // W += scaling * dW; refused when the result is not finite
+  void unmerge_lora();  // W -= scaling * dW
+
+  Tensor weight, bias;
+
+ protected:
+  explicit LoraLayer(const char* kind) : kind_(kind) {}
+  LoraState lora_;
+  const char* kind_;  // "Conv1d" / "Linear", for messages
+};
+
 // 1-D convolution; weight (Cout, Cin, K), bias (Cout).
-class Conv1d : public Module {
+class Conv1d : public LoraLayer {
  public:
   Conv1d(int64_t cin, int64_t cout, int64_t k, int64_t stride, int64_t padding, bool bias = true);
   Tensor forward(const Tensor& x);
@@ -41,27 +60,18 @@ class Conv1d : public Module {
   // Adds A (r, Cin*K) ~ N(0, 0.02) and B (Cout, r) = 0; delta W = (B A) reshaped (Cout, Cin, K). The adapted
   // forward runs as two convolutions (A as an r-channel conv, then B as a 1x1 conv), never materialising W + dW.
   void enable_lora(const LoraConfig& cfg, uint64_t seed);
-  void merge_lora();    // W += scaling * dW; refused when the result is not finite
-  void unmerge_lora();  // W -= scaling * dW
-  const LoraState& lora() const { return lora_; }
-  Tensor delta_weight();   // scaling * dW, (Cout, Cin, K)
-  Tensor merged_weight();  // W + scaling * dW, computed, not applied (to check a whole model before merging it)
-  void commit_merge(const Tensor& merged);
+  Tensor delta_weight() override;  // (Cout, Cin, K)
 
-  Tensor weight, bias;
   int64_t cin, cout, k;
   ops::Conv1dArgs args;
 
  protected:
   void reset_parameters(uint64_t seed) override;
-
- private:
-  LoraState lora_;
 };
 
 // y = x W^T + b with W (out, in), or y = x W + b with an input-major W (in, out) (GPT-2's Conv1D, the layout of
 // c_attn and c_proj in the checkpoints).
-class Linear : public Module {
+class Linear : public LoraLayer {
  public:
   Linear(int64_t in, int64_t out, bool bias = true, bool input_major = false);
   Tensor forward(const Tensor& x);
@@ -69,22 +79,13 @@ class Linear : public Module {
   // chunk_names empty: one adapter pair "lora_A"/"lora_B"; else one pair per equal output chunk (c_attn: q, k, v).
   void enable_lora(const LoraConfig& cfg, uint64_t seed, LoraInit init = LoraInit::normal,
                    const std::vector<std::string>& chunk_names = {});
-  void merge_lora();
-  void unmerge_lora();
-  const LoraState& lora() const { return lora_; }
-  Tensor delta_weight();  // scaling * dW in the layout of `weight`
-  Tensor merged_weight();
-  void commit_merge(const Tensor& merged);
+  Tensor delta_weight() override;
 
-  Tensor weight, bias;
   int64_t in, out;
   bool input_major;
 
  protected:
   void reset_parameters(uint64_t seed) override;
-
- private:
-  LoraState lora_;
 };
 
 class BatchNorm1d : public Module {
