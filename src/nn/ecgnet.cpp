@@ -8,13 +8,17 @@
 
 namespace agf::nn {
 
+namespace {
+// The one preset table (spec/model.md "Presets"): width C and transformer layers L.
+struct Preset {
+  const char* name;
+  int64_t width, layers;
+};
+constexpr Preset kPresets[] = {{"tinylight", 64, 1}, {"tiny", 128, 4},     {"light", 128, 8},  {"base", 256, 8},
+                               {"mediumv2", 512, 8}, {"medium", 512, 12}, {"large", 768, 12}};
+}  // namespace
+
 EcgNetConfig preset_config(const std::string& preset, int64_t n_classes, bool aux_head) {
-  struct P {
-    const char* name;
-    int64_t width, layers;
-  };
-  static constexpr P kPresets[] = {{"tinylight", 64, 1}, {"tiny", 128, 4},     {"light", 128, 8},  {"base", 256, 8},
-                                   {"mediumv2", 512, 8}, {"medium", 512, 12}, {"large", 768, 12}};
   for (const auto& p : kPresets) {
     if (preset != p.name) continue;
     EcgNetConfig c;
@@ -28,7 +32,11 @@ EcgNetConfig preset_config(const std::string& preset, int64_t n_classes, bool au
   AGF_FAIL("unknown EcgNet preset '{}' (known: {})", preset, fmt::join(preset_names(), ", "));
 }
 
-std::vector<std::string> preset_names() { return {"tinylight", "tiny", "light", "base", "mediumv2", "medium", "large"}; }
+std::vector<std::string> preset_names() {
+  std::vector<std::string> names;
+  for (const auto& p : kPresets) names.emplace_back(p.name);
+  return names;
+}
 
 // ------------------------------------------------------------------------------------------------ attention
 CausalSelfAttention::CausalSelfAttention(int64_t width, int64_t heads_, int64_t mask_length) : heads(heads_) {
@@ -242,14 +250,9 @@ std::vector<EcgNet::MergedWeight> EcgNet::merged_weights() {
   AGF_CHECK(lora_enabled_ && !lora_merged(), "EcgNet: merging needs unmerged LoRA adapters");
   std::vector<MergedWeight> out;
   for (auto& [name, m] : named_modules()) {
-    MergedWeight w;
-    if (auto* conv = dynamic_cast<Conv1d*>(m); conv && conv->lora().enabled) {
-      w = {name, conv->merged_weight(), [conv](const Tensor& t) { conv->commit_merge(t); }};
-    } else if (auto* lin = dynamic_cast<Linear*>(m); lin && lin->lora().enabled) {
-      w = {name, lin->merged_weight(), [lin](const Tensor& t) { lin->commit_merge(t); }};
-    } else {
-      continue;
-    }
+    auto* layer = dynamic_cast<LoraLayer*>(m);
+    if (!layer || !layer->lora().enabled) continue;
+    MergedWeight w{name, layer->merged_weight(), [layer](const Tensor& t) { layer->commit_merge(t); }};
     AGF_CHECK(all_finite(w.weight), "EcgNet: merging the LoRA adapters of '{}' would make its weight non-finite; "
               "nothing was merged", name);
     out.push_back(std::move(w));
@@ -264,10 +267,8 @@ void EcgNet::merge_lora() {
 
 void EcgNet::unmerge_lora() {
   AGF_CHECK(lora_enabled_ && lora_merged(), "EcgNet: unmerge_lora needs merged LoRA adapters");
-  for (auto& [name, m] : named_modules()) {
-    if (auto* conv = dynamic_cast<Conv1d*>(m); conv && conv->lora().enabled) conv->unmerge_lora();
-    if (auto* lin = dynamic_cast<Linear*>(m); lin && lin->lora().enabled) lin->unmerge_lora();
-  }
+  for (auto& [name, m] : named_modules())
+    if (auto* layer = dynamic_cast<LoraLayer*>(m); layer && layer->lora().enabled) layer->unmerge_lora();
 }
 
 bool EcgNet::lora_merged() const {
