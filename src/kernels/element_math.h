@@ -128,6 +128,23 @@ AGF_HD T binary(BinaryOp op, T a, T b) {
   return a;
 }
 
+// Index of the maximum of p[0], p[stride], ..., p[(n-1)*stride] (n >= 1): the first maximum wins ties, and a NaN
+// counts as the maximum so that it propagates (PyTorch's max and max_pool agree). Shared by max over a dim and max
+// pooling. `v != v` is the NaN test that works on both host and device.
+template <typename T>
+AGF_HD int64_t argmax_nan_first(const T* p, int64_t n, int64_t stride) {
+  T best = p[0];
+  int64_t arg = 0;
+  for (int64_t j = 1; j < n && best == best; ++j) {
+    const T v = p[j * stride];
+    if (v > best || v != v) {
+      best = v;
+      arg = j;
+    }
+  }
+  return arg;
+}
+
 // BCE with logits for one element, soft target y, positive-class weight pw (1 = unweighted):
 //   l = (1 - y) x + (1 + (pw - 1) y) softplus(-x)
 template <typename T>

@@ -32,13 +32,9 @@ inline Tensor sub(const Tensor& a, const Tensor& b) { return binary(BinaryOp::su
 inline Tensor mul(const Tensor& a, const Tensor& b) { return binary(BinaryOp::mul, a, b); }
 inline Tensor div(const Tensor& a, const Tensor& b) { return binary(BinaryOp::div, a, b); }
 inline Tensor neg(const Tensor& x) { return unary(UnaryOp::neg, x); }
-inline Tensor exp(const Tensor& x) { return unary(UnaryOp::exp, x); }
-inline Tensor log(const Tensor& x) { return unary(UnaryOp::log, x); }
-inline Tensor sqrt(const Tensor& x) { return unary(UnaryOp::sqrt, x); }
 inline Tensor abs(const Tensor& x) { return unary(UnaryOp::abs, x); }
 inline Tensor sign(const Tensor& x) { return unary(UnaryOp::sign, x); }
 inline Tensor sigmoid(const Tensor& x) { return unary(UnaryOp::sigmoid, x); }
-inline Tensor leaky_relu(const Tensor& x, double slope) { return unary(UnaryOp::leaky_relu, x, slope); }
 inline Tensor scale(const Tensor& x, double s) { return unary(UnaryOp::mul_scalar, x, s); }
 inline Tensor add_scalar(const Tensor& x, double s) { return unary(UnaryOp::add_scalar, x, s); }
 

@@ -86,17 +86,8 @@ void max_pool1d(const Tensor& out, const Tensor& indices, const Tensor& x, int64
       for (int64_t t = 0; t < t_out; ++t) {
         const int64_t start = t * s;
         const T* win = xp + xo + start * xs;
-        T best = win[0];
-        int64_t arg = 0;
-        // The first maximum wins ties; a NaN is the maximum (as in max_dim), so it propagates.
-        for (int64_t j = 1; j < k && !std::isnan(best); ++j) {
-          const T v = win[j * xs];
-          if (v > best || std::isnan(v)) {
-            best = v;
-            arg = j;
-          }
-        }
-        yp[yo + t * ys] = best;
+        const int64_t arg = math::argmax_nan_first(win, k, xs);
+        yp[yo + t * ys] = win[arg * xs];
         ip[io + t * is] = start + arg;
       }
     });

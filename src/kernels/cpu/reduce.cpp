@@ -113,16 +113,8 @@ void max_dim(const Tensor& values, const Tensor& indices, const Tensor& x, int64
         .run([&](const std::array<int64_t, 3>& off, int64_t n, const std::array<int64_t, 3>& st) {
           for (int64_t i = 0; i < n; ++i) {
             const scalar_t* base = xp + off[2] + i * st[2];
-            scalar_t best = base[0];
-            int64_t arg = 0;
-            for (int64_t j = 1; j < n_red && !std::isnan(best); ++j) {
-              const scalar_t v = base[j * red_stride];
-              if (v > best || std::isnan(v)) {
-                best = v;
-                arg = j;
-              }
-            }
-            vp[off[0] + i * st[0]] = best;
+            const int64_t arg = math::argmax_nan_first(base, n_red, red_stride);
+            vp[off[0] + i * st[0]] = base[arg * red_stride];
             ip[off[1] + i * st[1]] = arg;
           }
         });
