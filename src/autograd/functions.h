@@ -15,16 +15,11 @@ Tensor sub(const Tensor& a, const Tensor& b);
 Tensor mul(const Tensor& a, const Tensor& b);
 Tensor div(const Tensor& a, const Tensor& b);
 Tensor unary(UnaryOp op, const Tensor& x, double param = 0.0);
-inline Tensor neg(const Tensor& x) { return unary(UnaryOp::neg, x); }
-inline Tensor exp(const Tensor& x) { return unary(UnaryOp::exp, x); }
-inline Tensor log(const Tensor& x) { return unary(UnaryOp::log, x); }
-inline Tensor sqrt(const Tensor& x) { return unary(UnaryOp::sqrt, x); }
 inline Tensor sigmoid(const Tensor& x) { return unary(UnaryOp::sigmoid, x); }
 inline Tensor tanh(const Tensor& x) { return unary(UnaryOp::tanh, x); }
 inline Tensor square(const Tensor& x) { return unary(UnaryOp::square, x); }
 inline Tensor leaky_relu(const Tensor& x, double slope) { return unary(UnaryOp::leaky_relu, x, slope); }
 inline Tensor scale(const Tensor& x, double s) { return unary(UnaryOp::mul_scalar, x, s); }
-inline Tensor add_scalar(const Tensor& x, double s) { return unary(UnaryOp::add_scalar, x, s); }
 
 // In-place forms for intermediates the caller owns outright (no other handle): under NoGrad they write into `a`
 // (resp. `x`) and return it, so an inference or zeroth-order forward holds one buffer fewer; when recording they are

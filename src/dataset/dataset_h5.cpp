@@ -105,8 +105,6 @@ void write_attr(hid_t obj, const char* name, const std::string& value, const std
   write_scalar_attr(obj, name, type.get(), type.get(), padded.data(), where);
 }
 
-bool has_attr(hid_t obj, const char* name) { return H5Aexists(obj, name) > 0; }
-
 double read_attr_double(hid_t obj, const char* name, const std::string& where) {
   Handle attr = open_attr(obj, name, where);
   double v = 0;

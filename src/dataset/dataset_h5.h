@@ -66,7 +66,6 @@ Handle create_group(hid_t loc, const char* name, const std::string& where);
 void write_attr(hid_t obj, const char* name, double value, const std::string& where);
 void write_attr(hid_t obj, const char* name, int64_t value, const std::string& where);
 void write_attr(hid_t obj, const char* name, const std::string& value, const std::string& where);
-bool has_attr(hid_t obj, const char* name);
 double read_attr_double(hid_t obj, const char* name, const std::string& where);
 int64_t read_attr_int(hid_t obj, const char* name, const std::string& where);
 std::string read_attr_string(hid_t obj, const char* name, const std::string& where);

@@ -109,12 +109,6 @@ std::optional<int64_t> ClassSet::index_of_code(std::string_view code) const {
   return it->second;
 }
 
-std::optional<int64_t> ClassSet::index_of_key(std::string_view key) const {
-  for (size_t i = 0; i < classes_.size(); ++i)
-    if (classes_[i].key == key) return static_cast<int64_t>(i);
-  return std::nullopt;
-}
-
 std::vector<std::string> ClassSet::keys() const {
   std::vector<std::string> out;
   for (const auto& c : classes_) out.push_back(c.key);

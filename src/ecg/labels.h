@@ -64,7 +64,6 @@ class ClassSet {
   const LabelClass& operator[](int64_t i) const { return classes_[static_cast<size_t>(i)]; }
   const std::vector<LabelClass>& classes() const { return classes_; }
   std::optional<int64_t> index_of_code(std::string_view code) const;
-  std::optional<int64_t> index_of_key(std::string_view key) const;
   std::vector<std::string> keys() const;
   std::vector<std::string> abbreviations() const;
   ClassSet subset(const std::vector<int64_t>& indices) const;  // in the given order

@@ -73,7 +73,6 @@ class SkipTally {
   int64_t ok() const { return ok_; }
   int64_t skipped() const { return skipped_; }
   int64_t skipped(RecordProblem p) const;
-  const std::map<RecordProblem, int64_t>& by_reason() const { return by_reason_; }
   // Every skipped record with its reason, in the order they were met (agf-collect writes them to a table).
   const std::vector<SkippedRecord>& records() const { return records_; }
   // "3 skipped of 120 (checksum_mismatch 2, truncated 1)" or "0 skipped of 120".

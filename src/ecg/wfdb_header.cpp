@@ -8,15 +8,6 @@
 
 namespace agf::ecg {
 
-std::string_view sex_name(Sex s) {
-  switch (s) {
-    case Sex::male: return "Male";
-    case Sex::female: return "Female";
-    case Sex::unknown: return "Unknown";
-  }
-  return "Unknown";
-}
-
 namespace {
 
 constexpr size_t kMaxHeaderBytes = 1 << 20;

@@ -11,7 +11,6 @@
 namespace agf::ecg {
 
 enum class Sex { unknown, male, female };
-std::string_view sex_name(Sex s);
 
 struct WfdbLead {
   std::string file;              // data file, relative to the header's folder

@@ -325,8 +325,6 @@ T Tensor::item() const {
   return *static_cast<const T*>(host.raw_data());
 }
 
-double Tensor::item_double() const { return item<double>(); }
-
 template <typename T>
 std::vector<T> Tensor::to_vector() const {
   Tensor host = to(Device::cpu()).to(dtype_v<T>).contiguous();
@@ -351,7 +349,6 @@ Tensor empty(const Shape& shape, DType dtype, Device device) {
   return Tensor(std::move(impl));
 }
 
-Tensor empty_like(const Tensor& t) { return empty(t.shape(), t.dtype(), t.device()); }
 Tensor zeros(const Shape& shape, DType dtype, Device device) { return empty(shape, dtype, device).fill_(0.0); }
 Tensor zeros_like(const Tensor& t) { return zeros(t.shape(), t.dtype(), t.device()); }
 Tensor ones(const Shape& shape, DType dtype, Device device) { return empty(shape, dtype, device).fill_(1.0); }

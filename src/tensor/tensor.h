@@ -33,7 +33,6 @@ class Tensor {
 
   bool defined() const { return impl_ != nullptr; }
   TensorImpl* impl() const { return impl_.get(); }
-  const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
   bool same(const Tensor& o) const { return impl_ == o.impl_; }
 
   const Shape& shape() const { return check().sizes; }
@@ -86,7 +85,6 @@ class Tensor {
   // ---- host access (copies to the CPU when needed) ----
   template <typename T> T item() const;
   template <typename T> std::vector<T> to_vector() const;
-  double item_double() const;
 
   std::string to_string(int64_t max_per_dim = 6) const;
 
@@ -102,7 +100,6 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t);
 
 // ---- factories: memory is charged to the current MemScope tag ----
 Tensor empty(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu());
-Tensor empty_like(const Tensor& t);  // contiguous, same shape/dtype/device
 Tensor zeros(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu());
 Tensor zeros_like(const Tensor& t);
 Tensor ones(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu());

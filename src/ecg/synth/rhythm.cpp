@@ -106,17 +106,6 @@ int ectopic_count(PhiloxStream& rng) {
 
 }  // namespace
 
-const char* beat_kind_name(BeatKind k) {
-  switch (k) {
-    case BeatKind::sinus: return "sinus";
-    case BeatKind::atrial_premature: return "PAC";
-    case BeatKind::ventricular_premature: return "PVC";
-    case BeatKind::fibrillation: return "AF";
-    case BeatKind::flutter: return "AFL";
-  }
-  return "?";
-}
-
 Respiration Respiration::draw(PhiloxStream& rng) {
   Respiration r;
   r.hz = uniform(rng, 0.15, 0.35);

@@ -14,7 +14,6 @@
 namespace agf::synth {
 
 enum class BeatKind : uint8_t { sinus, atrial_premature, ventricular_premature, fibrillation, flutter };
-const char* beat_kind_name(BeatKind k);
 
 // Breathing: the common drive of respiratory sinus arrhythmia, of the QRS amplitude modulation (the heart moves
 // with the diaphragm) and of baseline wander. 9-21 breaths per minute.
