@@ -184,9 +184,20 @@ inline AdamWScalars adamw_scalars(double lr, double beta1, double beta2, double 
   return {1.0 - lr * weight_decay, beta1, 1.0 - beta1, beta2, 1.0 - beta2, lr / bc1, ::sqrt(bc2), eps};
 }
 
+// ---- SPSA directions (AdaGrad-Fusion). One query of a zeroth-order direction: the standard normals z(seed, i) and,
+// with sparsity s > 0, the mask [uniform(spsa_mask_seed(seed), i) >= s]; `weight` scales it in a combination of
+// queries. Both are pure functions of (seed, global element index), regenerated wherever they are needed.
+struct SpsaQuery {
+  uint64_t seed;
+  float weight;
+};
+// The mask's stream: a fixed bijection of the step's seed, so the mask is independent of z and never stored.
+AGF_HD uint64_t spsa_mask_seed(uint64_t seed) { return seed ^ 0x6A09E667F3BCC909ull; }
+
 // theta += a * z as one rounding (fma), so CPU and GPU agree bit for bit given the same z.
 AGF_HD float perturb(float theta, float a, float z) { return fmaf(a, z, theta); }
 AGF_HD double perturb(double theta, double a, float z) { return fma(a, static_cast<double>(z), theta); }
+AGF_HD double perturb(double theta, double a, double d) { return fma(a, d, theta); }  // a combination of queries
 
 }  // namespace math
 }  // namespace agf

@@ -149,4 +149,45 @@ void adamw_step_(const Tensor& param, const Tensor& grad, const Tensor& m, const
 // param[i] += scale * philox::normal(seed, offset + i), in place, one fma per element; param contiguous.
 void perturb_(const Tensor& param, uint64_t seed, uint64_t offset, double scale);
 
+// ---------------------------------------------------------------- SPSA directions (AdaGrad-Fusion)
+// A zeroth-order direction over a set of parameter tensors, each owning the counter range [offset, offset + numel):
+//   d_i = sum_j w_j * z_j(offset + i) * m_j(offset + i),  z_j = philox::normal(seed_j, .),
+//   m_j = 1, or with sparsity s > 0, [philox::uniform(spsa_mask_seed(seed_j), .) >= s].
+// Nothing of it is ever stored: every op below regenerates it element by element.
+struct SpsaDirection {
+  std::vector<math::SpsaQuery> queries;  // one query of weight 1: the plain z of one step
+  double sparsity = 0.0;                 // in [0, 1)
+};
+// param_t[i] += scale * d_i for every tensor t of the set, in one call (the CPU loop is the reference of the single
+// fused CUDA launch), `repeats` times over per element, each a rounding of its own (one fma). Tensors contiguous, f32
+// or f64. With one query of weight 1, no sparsity and one repeat this is perturb_.
+// Why repeats: the ZO passes go theta -> theta + eps z -> theta - eps z -> theta. Stepping down by -eps z twice,
+// rather than by -2 eps z once, makes the first of the two roundings land back on theta exactly (it undoes the +eps
+// rounding), so L- is evaluated at round(theta - eps z) and the restore lands on theta bit for bit; only an element
+// whose theta +- eps z crosses a power of two (or a rounding tie) keeps a rounding of drift.
+void spsa_perturb_(const std::vector<Tensor>& params, const std::vector<uint64_t>& offsets, const SpsaDirection& d,
+                   double scale, int repeats = 1);
+// Per tensor (numel, offset): sum_i d_i^2, in double, in an order independent of the thread count.
+std::vector<double> spsa_sqnorms(const std::vector<int64_t>& numels, const std::vector<uint64_t>& offsets,
+                                 const SpsaDirection& d);
+
+// The gradient of one parameter tensor as the fused update forms it, element by element, never materialised:
+//   g_i = fo_scale * g_fo[i] + zo_scale * d_i   (g_fo undefined: 0; zo_scale 0 or no query: no d at all)
+// and 0 where |g_i| < keep_threshold (the grad_topk mask; 0 keeps every element).
+struct FusedGradient {
+  Tensor g_fo;                 // the first-order gradient, param's shape (any strides), or undefined
+  double fo_scale = 1.0;
+  double zo_scale = 0.0;
+  SpsaDirection direction;
+  uint64_t offset = 0;         // the tensor's counter offset in the direction
+  double keep_threshold = 0.0;
+};
+// One AdamW step of param, m, v (contiguous, one shape) with the fused gradient: one read and one write of each, no
+// buffer of param's size. With fo_scale 1 and zo_scale 0 it is adamw_step_ bit for bit.
+void fused_adamw_(const Tensor& param, const Tensor& m, const Tensor& v, const FusedGradient& g, const AdamWArgs& args);
+// The k-th largest |g_i| (1 <= k <= numel) of the fused gradient of a tensor of `numel` elements, found by selection
+// (four radix passes of 8 bits over the float32 bit patterns of |g|, each regenerating g), not by sorting a copy.
+// For f64 gradients the selection runs on |g| rounded to float32.
+double fused_gradient_kth_abs(int64_t numel, const FusedGradient& g, int64_t k);
+
 }  // namespace agf::ops

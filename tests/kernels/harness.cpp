@@ -363,6 +363,7 @@ const std::vector<Case>& all_cases() {
     add_linalg_cases(v);
     add_norm_cases(v);
     add_loss_optim_cases(v);
+    add_spsa_cases(v);
     return v;
   }();
   return cases;

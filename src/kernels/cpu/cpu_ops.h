@@ -46,5 +46,12 @@ void bce_with_logits_backward(const Tensor& grad_logits, const Tensor& grad, con
                               const Tensor& targets, const Tensor& pos_weight, ops::Reduction reduction);
 void adamw_step(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v, const ops::AdamWArgs& a);
 void perturb(const Tensor& param, uint64_t seed, uint64_t offset, double scale);
+void spsa_perturb(const std::vector<Tensor>& params, const std::vector<uint64_t>& offsets,
+                  const ops::SpsaDirection& d, double scale, int repeats);
+std::vector<double> spsa_sqnorms(const std::vector<int64_t>& numels, const std::vector<uint64_t>& offsets,
+                                 const ops::SpsaDirection& d);
+void fused_adamw(const Tensor& param, const Tensor& m, const Tensor& v, const ops::FusedGradient& g,
+                 const ops::AdamWArgs& a);
+double fused_gradient_kth_abs(int64_t numel, const ops::FusedGradient& g, int64_t k);
 
 }  // namespace agf::cpu
