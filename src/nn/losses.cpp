@@ -17,13 +17,20 @@ Tensor abnormal_target(const Tensor& y, int64_t normal_class) {
 
 FusionLossParts fusion_loss(const Tensor& aux_logit, const Tensor& main_logits, const Tensor& y, double aux_weight,
                             int64_t normal_class, const Tensor& pos_weight) {
+  const bool aux = aux_logit.defined() && aux_weight != 0.0;
+  return fusion_loss_with_aux_target(aux_logit, main_logits, y, aux ? abnormal_target(y, normal_class) : Tensor(),
+                                     aux_weight, pos_weight);
+}
+
+FusionLossParts fusion_loss_with_aux_target(const Tensor& aux_logit, const Tensor& main_logits, const Tensor& y,
+                                            const Tensor& aux_target, double aux_weight, const Tensor& pos_weight) {
   AGF_CHECK(main_logits.shape() == y.shape(), "fusion loss: logits {} and labels {} differ", main_logits.describe(),
             y.describe());
   FusionLossParts p;
   p.main = ag::bce_with_logits(main_logits, y, pos_weight);
   p.total = p.main;
   if (aux_logit.defined() && aux_weight != 0.0) {
-    p.aux = ag::bce_with_logits(aux_logit, abnormal_target(y, normal_class));
+    p.aux = ag::bce_with_logits(aux_logit, aux_target);
     p.total = ag::add(p.main, ag::scale(p.aux, aux_weight));
   }
   return p;

@@ -17,6 +17,11 @@ struct FusionLossParts {
 FusionLossParts fusion_loss(const Tensor& aux_logit, const Tensor& main_logits, const Tensor& y, double aux_weight,
                             int64_t normal_class, const Tensor& pos_weight = {});
 
+// The same with the auxiliary head's target given (e.g. all ones: the PyTorch reference's target, for
+// reference_compat); aux_target (B, 1).
+FusionLossParts fusion_loss_with_aux_target(const Tensor& aux_logit, const Tensor& main_logits, const Tensor& y,
+                                            const Tensor& aux_target, double aux_weight, const Tensor& pos_weight = {});
+
 // Student distillation: BCE(s_main, sigmoid(t_main / T)) + BCE(s_main, y) + aux_weight * BCE(s_aux, a(y)).
 // The teacher's logits carry no gradient.
 Tensor distillation_loss(const Tensor& student_aux, const Tensor& student_main, const Tensor& teacher_main,

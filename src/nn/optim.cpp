@@ -20,19 +20,24 @@ void AdamW::step(double lr) {
 
 void AdamW::step_with(const std::vector<Tensor>& grads, double lr) {
   AGF_CHECK(grads.size() == params_.size(), "AdamW: {} gradients for {} parameters", grads.size(), params_.size());
-  ++step_;
+  begin_step();
   NoGradGuard no_grad;
   for (size_t i = 0; i < params_.size(); ++i) {
     if (!grads[i].defined()) continue;
-    Tensor& p = *params_[i].second;
-    if (!m_[i].defined()) {
-      MemScope scope(MemTag::optimizer);
-      m_[i] = zeros_like(p);
-      v_[i] = zeros_like(p);
-    }
-    ops::adamw_step_(p, grads[i], m_[i], v_[i],
-                     ops::AdamWArgs{lr, opt_.beta1, opt_.beta2, opt_.eps, opt_.weight_decay, ++param_steps_[i]});
+    const Slot s = prepare(i, lr);
+    ops::adamw_step_(*params_[i].second, grads[i], s.m, s.v, s.args);
   }
+}
+
+AdamW::Slot AdamW::prepare(size_t i, double lr) {
+  AGF_CHECK(i < params_.size(), "AdamW: parameter {} of {}", i, params_.size());
+  const Tensor& p = *params_[i].second;
+  if (!m_[i].defined()) {
+    MemScope scope(MemTag::optimizer);
+    m_[i] = zeros_like(p);
+    v_[i] = zeros_like(p);
+  }
+  return {m_[i], v_[i], ops::AdamWArgs{lr, opt_.beta1, opt_.beta2, opt_.eps, opt_.weight_decay, ++param_steps_[i]}};
 }
 
 NamedTensors AdamW::state() {

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/ops.h"
 #include "nn/module.h"
 
 namespace agf::nn {
@@ -23,8 +24,18 @@ class AdamW {
   AdamW(ParamList params) : AdamW(std::move(params), Options{}) {}
   // One update with the gradients in each parameter's .grad (a parameter without a gradient is skipped).
   void step(double lr);
-  // The same update with an explicit gradient per parameter (the fused AdaGrad-Fusion direction).
+  // The same update with an explicit gradient per parameter.
   void step_with(const std::vector<Tensor>& grads, double lr);
+
+  // For an update the optimizer does not compute itself (the fused AdaGrad-Fusion kernel, which forms the gradient
+  // element by element): begin_step() counts one step; then prepare(i, lr) hands parameter i's moments (created at
+  // its first update) and the arguments of its next AdamW step (its own step count advanced).
+  struct Slot {
+    Tensor m, v;
+    ops::AdamWArgs args;
+  };
+  void begin_step() { ++step_; }
+  Slot prepare(size_t i, double lr);
   int64_t steps() const { return step_; }  // calls of step/step_with
   const ParamList& params() const { return params_; }
   // Per parameter: "<name>.exp_avg", "<name>.exp_avg_sq" and "<name>.step" (i64 scalar), for checkpoints.
