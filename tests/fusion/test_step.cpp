@@ -1,0 +1,252 @@
+// The correctness tests of spec/fusion.md for one step: the eps -> 0 limit of the ZO estimate against autograd's
+// directional derivative (float64), the perturbation's drift bounds, coef = 1 against fo_micro bit for bit, the
+// norm-matched fused update against a float64 reference formed by hand, reruns bit-identical, and grad_topk.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "fusion/fusion_test_util.h"
+#include "tensor/philox.h"
+
+using namespace agf;
+using namespace agf::fusion;
+using namespace agf::fusion::test;
+
+namespace {
+// p of one ZO estimate and the directional derivative z . grad L of the same loss by autograd (BatchNorm on batch
+// statistics, as in the ZO passes), z drawn element by element from Philox at each tensor's counter offset.
+std::pair<double, double> zo_vs_autograd(TinySetup& s, double eps) {
+  StepOptions o = s.options(Mode::zo);
+  o.zo_eps = eps;
+  FusionStep step(*s.net, *s.opt, o);
+  s.net->train(true);
+  s.net->zero_grad();
+  {
+    nn::EcgNetOutput out = s.net->forward(s.x);
+    backward(nn::fusion_loss(out.aux_logit, out.main_logits, s.y, 1.0, s.normal_class).total);
+  }
+  PhiloxStream rng(7), replay = rng;
+  StepRecord rec;
+  const auto est = step.zo_estimate(s.x, s.y, rng, false, rec);
+  const uint64_t seed = replay.next_u64();
+  REQUIRE(est.seeds.size() == 1);
+  CHECK(est.seeds[0] == seed);
+  double directional = 0.0;
+  for (const auto& e : step.perturbed_set().entries()) {
+    const std::vector<double> g = grad(*e.param).to_vector<double>();
+    for (size_t i = 0; i < g.size(); ++i) directional += static_cast<double>(philox::normal(seed, e.offset + i)) * g[i];
+  }
+  return {est.p[0], directional};
+}
+}  // namespace
+
+TEST_CASE("the ZO estimate p matches the directional derivative z . grad L within 1% at eps 1e-3 (float64)") {
+  // The finite difference of a loss with kinks has no derivative to match wherever eps z moves a unit across one; so
+  // the 1% check runs on a small network (width 16, 17k parameters) without kinks: activations made linear (slope
+  // 1) and one token (64 samples), so that the max over tokens is the identity. Every smooth nonlinearity stays:
+  // BatchNorm, LayerNorm, attention, the losses' sigmoids. The real network is checked in the limit below.
+  for (bool lora : {true, false}) {
+    CAPTURE(lora);
+    TinySetup s(DType::f64, lora, 6, 64, 1.0, 16);
+    const auto [p, directional] = zo_vs_autograd(s, 1e-3);
+    MESSAGE((lora ? "LoRA" : "all parameters"), ", smooth network: p = ", p, ", z . grad L = ", directional);
+    CHECK(std::fabs(directional) > 1e-3);  // a direction with a real slope, or the comparison proves nothing
+    CHECK(std::fabs(p - directional) <= 0.01 * std::fabs(directional));
+  }
+}
+
+TEST_CASE("on the real network (leaky ReLU) p tends to z . grad L as eps -> 0") {
+  double previous = 1e300;
+  for (double eps : {1e-3, 1e-4, 1e-5, 1e-6}) {
+    TinySetup s(DType::f64, true);
+    const auto [p, directional] = zo_vs_autograd(s, eps);
+    const double rel = std::fabs(p - directional) / std::fabs(directional);
+    MESSAGE("eps ", eps, ": p = ", p, ", z . grad L = ", directional, ", relative error ", rel);
+    if (eps <= 1e-5) CHECK(rel < previous);
+    previous = rel;
+    if (eps == 1e-6) CHECK(rel < 1e-4);
+  }
+}
+
+TEST_CASE("perturb(+eps), perturb(-eps twice), restore(+eps) returns every parameter to within 4 ulp") {
+  TinySetup s(DType::f32, true);
+  FusionStep step(*s.net, *s.opt, s.options(Mode::fusion));
+  const PerturbedSet& set = step.perturbed_set();
+  std::vector<std::vector<float>> start;
+  for (const auto& e : set.entries()) start.push_back(e.param->to_vector<float>());
+  const double eps = 1e-3;
+  const uint64_t seed = 0xD1B54A32D192ED03ull;
+  const ops::SpsaDirection z{{{seed, 1.0f}}, 0.0};
+  set.perturb(z, eps);
+  set.perturb(z, -eps, 2);
+  set.perturb(z, eps);
+  double worst_ulps = 0.0;
+  int64_t moved = 0;
+  for (size_t t = 0; t < set.entries().size(); ++t) {
+    const auto& e = set.entries()[t];
+    const std::vector<float> now = e.param->to_vector<float>();
+    for (size_t i = 0; i < now.size(); ++i) {
+      // ulp of the largest magnitude the element took on its way (|theta| or eps |z|).
+      const double zi = std::fabs(static_cast<double>(philox::normal(seed, e.offset + i)));
+      const double scale = std::max(std::fabs(static_cast<double>(start[t][i])), eps * zi);
+      const double ulp = std::ldexp(1.0, std::ilogb(std::max(scale, 1e-30)) - 23);
+      const double ulps = std::fabs(static_cast<double>(now[i]) - static_cast<double>(start[t][i])) / ulp;
+      worst_ulps = std::max(worst_ulps, ulps);
+      moved += now[i] != start[t][i];
+    }
+  }
+  MESSAGE("after one perturb/restore cycle: worst ", worst_ulps, " ulp, ", moved, " of ", set.numel(),
+          " elements not bit-exact");
+  CHECK(worst_ulps <= 4.0);
+}
+
+TEST_CASE("over 1000 steps at lr 0 the perturbation drift stays below 1e-6 relative") {
+  TinySetup s(DType::f32, true);
+  StepOptions o = s.options(Mode::fusion);
+  FusionStep step(*s.net, *s.opt, o);
+  const std::vector<Tensor> start = s.trainable_copy();
+  PhiloxStream rng(3);
+  const ops::SpsaDirection plain{{{0, 1.0f}}, 0.0};
+  // The cycle of a step at lr 0 (AdamW at lr 0 leaves theta exactly alone: decay 1, step size 0), without the
+  // forwards, which do not touch theta: 1000 step seeds, three passes each.
+  for (int k = 0; k < 1000; ++k) {
+    ops::SpsaDirection z = plain;
+    z.queries[0].seed = rng.next_u64();
+    step.perturbed_set().perturb(z, o.zo_eps);
+    step.perturbed_set().perturb(z, -o.zo_eps, 2);
+    step.perturbed_set().perturb(z, o.zo_eps);
+  }
+  // And a few whole steps at lr 0, forwards and the fused update included: their drift is of the same kind.
+  for (int k = 0; k < 5; ++k) step.run(s.x, s.y, 0.0, 0.9, rng);
+  const auto [diff, ref] = s.distance_from(start);
+  MESSAGE("relative drift after 1000 perturbation cycles + 5 steps at lr 0: ", diff / ref);
+  CHECK(diff / ref < 1e-6);
+  CHECK(diff > 0);  // it does drift (by rounding): the bound is not vacuous
+}
+
+TEST_CASE("fusion with coef = 1 reproduces fo_micro bit for bit") {
+  TinySetup a(DType::f32, true), b(DType::f32, true);
+  FusionStep fusion(*a.net, *a.opt, a.options(Mode::fusion));
+  FusionStep fo(*b.net, *b.opt, b.options(Mode::fo_micro));
+  PhiloxStream ra(5), rb(5);
+  for (int k = 0; k < 4; ++k) {
+    const StepRecord x = fusion.run(a.x, a.y, 1e-2, 1.0, ra);
+    const StepRecord y = fo.run(b.x, b.y, 1e-2, 1.0, rb);
+    CHECK(!x.zo_ran);
+    CHECK(std::memcmp(&x.loss_fo, &y.loss_fo, sizeof(double)) == 0);
+  }
+  CHECK(a.bitwise_equal(b));
+  CHECK(!a.bitwise_equal(TinySetup(DType::f32, true)));  // the steps did move the parameters
+}
+
+TEST_CASE("the fused update equals its formula: coef g_fo + (1 - coef) ||g_fo|| sign(p) z / (||z|| + 1e-6)") {
+  // float64 throughout, so the comparison with the formula evaluated here by hand is tight.
+  TinySetup s(DType::f64, true);
+  const double coef = 0.7, lr = 1e-2;
+  StepOptions o = s.options(Mode::fusion);
+  FusionStep step(*s.net, *s.opt, o);
+  // What the step will see: theta, the FO gradient of the micro-batch (after the ZO passes, whose BatchNorm updates
+  // the FO pass reads: replay them on a twin), the step seed.
+  TinySetup twin(DType::f64, true);
+  FusionStep twin_step(*twin.net, *twin.opt, o);
+  PhiloxStream rng(11), twin_rng(11);
+  StepRecord scratch;
+  const auto est = twin_step.zo_estimate(twin.x, twin.y, twin_rng, false, scratch);
+  twin.net->train(false);
+  twin.net->zero_grad();
+  {
+    nn::EcgNetOutput out = twin.net->forward(twin.x.narrow(0, 0, o.bp_batch));
+    backward(nn::fusion_loss(out.aux_logit, out.main_logits, twin.y.narrow(0, 0, o.bp_batch), 1.0, twin.normal_class).total);
+  }
+  const StepRecord rec = step.run(s.x, s.y, lr, coef, rng);
+  REQUIRE(rec.p.size() == 1);
+  CHECK(rec.p[0] == est.p[0]);
+  const double sign = rec.p[0] > 0 ? 1.0 : -1.0;
+  // AdamW's first step from m = v = 0: theta' = theta (1 - lr wd) - lr g / (|g| + eps) elementwise.
+  int checked = 0;
+  double worst = 0.0;
+  for (const auto& e : twin_step.perturbed_set().entries()) {
+    const std::vector<double> theta = e.param->to_vector<double>();
+    const Tensor g_t = grad(*e.param);
+    REQUIRE(g_t.defined());
+    const std::vector<double> g_fo = g_t.to_vector<double>();
+    double fo_norm = 0.0, z_norm = 0.0;
+    for (size_t i = 0; i < g_fo.size(); ++i) {
+      fo_norm += g_fo[i] * g_fo[i];
+      const double z = philox::normal(est.seeds[0], e.offset + i);
+      z_norm += z * z;
+    }
+    fo_norm = std::sqrt(fo_norm);
+    z_norm = std::sqrt(z_norm);
+    const Tensor* live = nullptr;
+    for (const auto& [n, t] : s.net->named_parameters())
+      if (n == e.name) live = t;
+    REQUIRE(live != nullptr);
+    const std::vector<double> after = live->to_vector<double>();
+    for (size_t i = 0; i < g_fo.size(); ++i) {
+      const double z = philox::normal(est.seeds[0], e.offset + i);
+      const double g = coef * g_fo[i] + (1 - coef) * fo_norm * sign * z / (z_norm + 1e-6);
+      const double expect = theta[i] * (1 - lr * 0.01) - lr * g / (std::fabs(g) + 1e-8);
+      worst = std::max(worst, std::fabs(after[i] - expect));
+      ++checked;
+    }
+  }
+  MESSAGE("fused update vs its formula on ", checked, " elements: worst |diff| ", worst);
+  CHECK(checked > 1000);
+  CHECK(worst < 1e-12);
+}
+
+TEST_CASE("the same seed gives bit-identical losses and parameters, in every mode") {
+  for (Mode m : {Mode::fusion, Mode::zo, Mode::bp, Mode::fo_micro}) {
+    CAPTURE(mode_name(m));
+    TinySetup a(DType::f32, true), b(DType::f32, true);
+    StepOptions o = a.options(m);
+    o.zo_queries = m == Mode::zo ? 2 : 1;
+    o.zo_sparsity = m == Mode::fusion ? 0.25 : 0.0;
+    FusionStep sa(*a.net, *a.opt, o), sb(*b.net, *b.opt, o);
+    PhiloxStream ra(21), rb(21);
+    for (int k = 0; k < 3; ++k) {
+      const StepRecord x = sa.run(a.x, a.y, 5e-3, 0.9, ra), y = sb.run(b.x, b.y, 5e-3, 0.9, rb);
+      CHECK(std::memcmp(&x.loss, &y.loss, sizeof(double)) == 0);
+    }
+    CHECK(a.bitwise_equal(b));
+  }
+}
+
+TEST_CASE("grad_topk keeps the k fraction of largest |g| per tensor, found by selection") {
+  // The selection against a sort, on a fused gradient with a ZO term (regenerated by each radix pass).
+  Tensor g_fo = empty({1000});
+  fill_uniform_(g_fo, 5, 0, -1.0, 1.0);
+  ops::FusedGradient g{g_fo, 0.6, 0.3, {{{99, 1.0f}}, 0.0}, 8, 0.0};
+  std::vector<double> mags;
+  const std::vector<float> gv = g_fo.to_vector<float>();
+  for (size_t i = 0; i < gv.size(); ++i) {
+    const float v = 0.6f * gv[i] + 0.3f * philox::normal(99, 8 + i);
+    mags.push_back(std::fabs(v));
+  }
+  std::sort(mags.rbegin(), mags.rend());
+  for (int64_t k : {1, 2, 100, 437, 1000}) {
+    CAPTURE(k);
+    CHECK(ops::fused_gradient_kth_abs(1000, g, k) == mags[static_cast<size_t>(k - 1)]);
+  }
+  // In a step: with grad_topk 0.1 each tensor's update touches at most ~10% of its elements' moments.
+  TinySetup s(DType::f32, true);
+  StepOptions o = s.options(Mode::fusion);
+  o.grad_topk = 0.1;
+  FusionStep step(*s.net, *s.opt, o);
+  PhiloxStream rng(4);
+  step.run(s.x, s.y, 1e-2, 0.5, rng);
+  int64_t nonzero = 0, total = 0;
+  for (const auto& [name, t] : s.opt->state()) {
+    if (!name.ends_with(".exp_avg")) continue;
+    const std::vector<float> m = t.to_vector<float>();
+    if (m.size() < 100) continue;
+    for (float v : m) nonzero += v != 0.0f;
+    total += static_cast<int64_t>(m.size());
+  }
+  MESSAGE("grad_topk 0.1: ", nonzero, " of ", total, " first moments nonzero");
+  CHECK(total > 0);
+  CHECK(nonzero <= total / 10 + 64);
+  CHECK(nonzero >= total / 10 - 64);
+}
