@@ -74,12 +74,15 @@ int64_t BatchLoader::batches_per_epoch() const {
   return options_.drop_last ? n / b : (n + b - 1) / b;
 }
 
-void BatchLoader::start_epoch(int64_t epoch) {
+void BatchLoader::start_epoch(int64_t epoch, int64_t first_batch) {
+  AGF_CHECK(first_batch >= 0 && first_batch <= batches_per_epoch(), "loader: batch {} outside 0..{} of an epoch",
+            first_batch, batches_per_epoch());
   stop_worker();
   worker_ = std::make_unique<Worker>();
   Worker* w = worker_.get();
-  w->thread = std::thread([w, epoch, path = path_, order = epoch_order(rows_, options_.seed, epoch, options_.shuffle),
-                           opts = options_, n_batches = batches_per_epoch()] {
+  w->thread = std::thread([w, epoch, first_batch, path = path_,
+                           order = epoch_order(rows_, options_.seed, epoch, options_.shuffle), opts = options_,
+                           n_batches = batches_per_epoch()] {
     MemScope scope(MemTag::data);
     try {
       DatasetReader reader(path);
@@ -88,7 +91,7 @@ void BatchLoader::start_epoch(int64_t epoch) {
         const int64_t end = std::min<int64_t>(begin + opts.batch_size, static_cast<int64_t>(order.size()));
         return std::make_pair(order.data() + begin, end - begin);
       };
-      for (int64_t b = 0; b < n_batches; ++b) {
+      for (int64_t b = first_batch; b < n_batches; ++b) {
         {
           std::unique_lock lk(w->mu);
           w->cv.wait(lk, [&] { return w->stop || static_cast<int64_t>(w->queue.size()) < opts.prefetch; });

@@ -45,8 +45,9 @@ class BatchLoader {
   int64_t length() const { return length_; }
   const LoaderOptions& options() const { return options_; }
 
-  // Starts streaming epoch `epoch` (abandoning whatever is left of the current one).
-  void start_epoch(int64_t epoch);
+  // Starts streaming epoch `epoch` (abandoning whatever is left of the current one) at its batch `first_batch`: a
+  // resumed run continues in the middle of an epoch exactly where it stopped, without reading the batches before.
+  void start_epoch(int64_t epoch, int64_t first_batch = 0);
   // The next batch of the current epoch, or nullopt when it is done. An error of the background thread (a bad
   // chunk, a vanished file) is rethrown here, with its message, at the batch where it happened.
   std::optional<Batch> next();

@@ -21,6 +21,14 @@ BackboneLoadReport load_backbone(nn::EcgNet& net, const std::filesystem::path& p
   BackboneLoadReport rep;
   rep.format = std::string(io::format_name(ck.format));
   rep.notes = ck.notes;
+  if (auto it = ck.metadata.find("fs"); it != ck.metadata.end()) {
+    try {
+      rep.fs = std::stod(it->second);
+    } catch (const std::exception&) {
+      AGF_FAIL("{}: metadata 'fs' is '{}', not a sampling rate", path.string(), it->second.substr(0, 40));
+    }
+    AGF_CHECK(rep.fs > 0 && rep.fs < 1e6, "{}: metadata 'fs' = {} is not a sampling rate", path.string(), rep.fs);
+  }
   nn::NamedTensors state;
   bool has_aux = false, has_lora = false;
   for (auto& [n, t] : ck.tensors) {
@@ -96,9 +104,11 @@ void save_training_checkpoint(const std::filesystem::path& path, nn::EcgNet& net
   }
   meta["lora"] = lora.dump();
   meta["step"] = std::to_string(state.step);
+  if (state.fs > 0) meta["fs"] = fmt::format("{}", state.fs);
   meta["optimizer_step"] = std::to_string(optimizer ? optimizer->steps() : 0);
   meta["run_config"] = state.run_config.dump();
   meta["rng"] = state.rng.state().dump();
+  meta["progress"] = state.progress.dump();
   io::save_safetensors(path, tensors, meta);
 }
 
@@ -133,6 +143,14 @@ LoadedTraining header_from_meta(const io::Metadata& meta, const std::filesystem:
   AGF_CHECK(h.state.step >= 0, "{}: negative step {}", path.string(), h.state.step);
   h.state.run_config = parse_meta_json(meta, "run_config", path);
   h.state.rng = PhiloxStream::from_state(parse_meta_json(meta, "rng", path));
+  if (meta.count("progress")) h.state.progress = parse_meta_json(meta, "progress", path);
+  if (auto it = meta.find("fs"); it != meta.end()) {
+    try {
+      h.state.fs = std::stod(it->second);
+    } catch (const std::exception&) {
+      AGF_FAIL("{}: metadata 'fs' is '{}', not a sampling rate", path.string(), it->second.substr(0, 40));
+    }
+  }
   return h;
 }
 }  // namespace
@@ -199,4 +217,14 @@ nn::NamedTensors merged_backbone(nn::EcgNet& net, BackboneLayout layout) {
   return out;
 }
 
+}  // namespace agf::fusion
+
+namespace agf::fusion {
+io::Metadata backbone_metadata(const nn::EcgNet& net, double fs) {
+  io::Metadata meta;
+  meta["format"] = "adagrad-fusion/backbone/1";
+  meta["network"] = config_to_json(net.config()).dump();
+  if (fs > 0) meta["fs"] = fmt::format("{}", fs);
+  return meta;
+}
 }  // namespace agf::fusion

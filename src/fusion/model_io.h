@@ -26,6 +26,7 @@ struct BackboneLoadReport {
   nn::LoadReport load;
   std::vector<std::string> notes;  // from the reader (wrapper key, skipped entries) and about the auxiliary head
   std::string format;
+  double fs = 0.0;  // the sampling rate the file says it was trained at ("fs" in our metadata); 0 when it says none
 };
 
 // Loads a backbone checkpoint into `net`. The auxiliary head (absent from older checkpoints) keeps its fresh values
@@ -39,8 +40,10 @@ nn::EcgNetConfig config_from_json(const nlohmann::json& j);
 // Everything a run needs to continue exactly where it stopped.
 struct TrainingState {
   int64_t step = 0;
+  double fs = 0.0;            // the sampling rate of the data the weights were trained on (metadata "fs")
   nlohmann::json run_config;  // the run's own options (hyper-parameters, data, ...), stored verbatim
   PhiloxStream rng;
+  nlohmann::json progress = nlohmann::json::object();  // the loop's position (epoch, batch, early stopping), verbatim
 };
 
 // The model (all parameters and buffers, adapters included, unmerged) and the AdamW state, with the network config,
@@ -68,5 +71,7 @@ enum class BackboneLayout { native, published };
 // A copy of the state dict of `net` with LoRA adapters merged into the weights and the adapter tensors left out: a
 // plain backbone for agf-convert --merge-lora and for the distillation teacher. `net` is not modified (bit for bit).
 nn::NamedTensors merged_backbone(nn::EcgNet& net, BackboneLayout layout = BackboneLayout::native);
+// The metadata a backbone export carries: the network config and the sampling rate its weights were trained at.
+io::Metadata backbone_metadata(const nn::EcgNet& net, double fs);
 
 }  // namespace agf::fusion

@@ -7,6 +7,7 @@
 // `_out` variants write into a caller-provided, correctly shaped output (any strides for element-wise ops,
 // contiguous otherwise) and allocate nothing but workspaces.
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "kernels/element_math.h"
@@ -189,5 +190,10 @@ void fused_adamw_(const Tensor& param, const Tensor& m, const Tensor& v, const F
 // (four radix passes of 8 bits over the float32 bit patterns of |g|, each regenerating g), not by sorting a copy.
 // For f64 gradients the selection runs on |g| rounded to float32.
 double fused_gradient_kth_abs(int64_t numel, const FusedGradient& g, int64_t k);
+
+// ---------------------------------------------------------------- runtime
+// One line naming what the CPU kernels run on: OpenMP threads, the BLAS library with its configuration and the core
+// it chose (a BLAS that falls back to a generic core on an unknown CPU is several times slower: never silently).
+std::string cpu_backend_summary();
 
 }  // namespace agf::ops

@@ -65,6 +65,18 @@ TEST_CASE("loader: a seeded permutation per epoch, the same whatever the prefetc
     BatchLoader other(path, rows, o);
     CHECK(served_rows(whole_epoch(other, 1)) == served_rows(e1));
   }
+  // A resumed run starts mid-epoch: batches 3.. of epoch 1 are the tail of the whole epoch, with their numbers.
+  loader.start_epoch(1, 3);
+  std::vector<Batch> tail;
+  while (auto b = loader.next()) tail.push_back(std::move(*b));
+  REQUIRE(tail.size() == 2);
+  CHECK(tail[0].number == 3);
+  CHECK(tail[0].indices == e1[3].indices);
+  CHECK(tail[1].indices == e1[4].indices);
+  loader.start_epoch(1, 5);  // at the very end: nothing left
+  CHECK(!loader.next());
+  CHECK_THROWS_WITH_AS(loader.start_epoch(1, 6), "loader: batch 6 outside 0..5 of an epoch", Error);
+
   opt.seed = 43;
   BatchLoader reseeded(path, rows, opt);
   CHECK(served_rows(whole_epoch(reseeded, 0)) != served_rows(e0));
