@@ -16,6 +16,7 @@ constexpr uint64_t kMaxDim = uint64_t{1} << 24;  // beyond every bound the reade
 constexpr size_t kMaxIds = 64;
 constexpr size_t kMaxNameLength = 64;
 constexpr size_t kMaxLinks = 8;
+constexpr uint64_t kMaxElementSize = 0xffffffffu;  // HDF5's datatype message holds a 32-bit size
 
 std::vector<std::string_view> words(std::string_view line) {
   std::vector<std::string_view> out;
@@ -50,6 +51,8 @@ DatasetSpec dataset_line(const std::vector<std::string_view>& w) {
       d.layout = std::string(w[i]);
     } else if (w[i] == "deflate") {
       d.deflate = true;
+    } else if (w[i] == "size" && i + 1 < w.size() && number(w[i + 1])) {
+      d.element_size = static_cast<uint64_t>(std::clamp<int64_t>(*number(w[++i]), 1, kMaxElementSize));
     } else if (w[i] == "values" && i + 1 < w.size()) {
       d.values = std::string(w[++i]);
     } else if (w[i] == "ids") {
@@ -97,41 +100,59 @@ hid_t file_type(const std::string& dtype) {
 }
 
 // Tracing values: a ramp in mV, or one of the values a float file can hold that a reader must survive.
-double tracing_value(const std::string& kind, uint64_t i) {
+enum class Values { ramp, zero, nan, inf, big, tiny };
+
+Values values_kind(const std::string& word) {
+  if (word == "zero") return Values::zero;
+  if (word == "nan") return Values::nan;
+  if (word == "inf") return Values::inf;
+  if (word == "big") return Values::big;
+  if (word == "tiny") return Values::tiny;
+  return Values::ramp;
+}
+
+double tracing_value(Values kind, uint64_t i) {
   const double ramp = static_cast<double>(i % 2000) * 0.001 - 1.0;
-  if (kind == "zero") return 0.0;
-  if (kind == "nan") return i % 5 == 0 ? std::numeric_limits<double>::quiet_NaN() : ramp;
-  if (kind == "inf") return i % 5 == 0 ? (i % 2 ? -1 : 1) * std::numeric_limits<double>::infinity() : ramp;
-  if (kind == "big") return (i % 2 ? -1e300 : 1e38) * (1.0 + ramp);
-  if (kind == "tiny") return 1e-42 * ramp;
+  switch (kind) {
+    case Values::zero: return 0.0;
+    case Values::nan: return i % 5 == 0 ? std::numeric_limits<double>::quiet_NaN() : ramp;
+    case Values::inf: return i % 5 == 0 ? (i % 2 ? -1 : 1) * std::numeric_limits<double>::infinity() : ramp;
+    case Values::big: return (i % 2 ? -1e300 : 1e38) * (1.0 + ramp);
+    case Values::tiny: return 1e-42 * ramp;
+    case Values::ramp: break;
+  }
   return ramp;
 }
 
 int64_t exam_id_value(const DatasetSpec& d, uint64_t i, uint64_t n) {
   if (i < d.ids.size()) return d.ids[i];
-  if (!d.ids.empty()) return d.ids.back() + static_cast<int64_t>(i - d.ids.size()) + 1;
+  if (!d.ids.empty())  // wrapping (unsigned arithmetic): an id near the int64 limit is a valid input
+    return static_cast<int64_t>(static_cast<uint64_t>(d.ids.back()) + (i - d.ids.size()) + 1);
   return i + 1 == n ? 0 : 1000 + 7 * static_cast<int64_t>(i);  // CODE-15's layout: the last row a dummy 0
 }
 
 // Writes the dataset's values through a double (floats) or int64 (integers, strings) memory buffer: HDF5 converts.
 bool write_values(hid_t ds, const DatasetSpec& d, uint64_t n, hid_t ftype) {
-  if (n == 0 || n > kMaxWrittenElements || H5Tget_class(ftype) == H5T_STRING) return true;
-  const bool is_float = H5Tget_class(ftype) == H5T_FLOAT;
+  if (n == 0 || n > kMaxWrittenElements || n * H5Tget_size(ftype) > kMaxWrittenBytes ||
+      H5Tget_class(ftype) == H5T_STRING)
+    return true;
+  const bool is_float = H5Tget_class(ftype) == H5T_FLOAT, is_ids = d.name == "exam_id";
+  const Values kind = values_kind(d.values);
   herr_t rc;
-  if (d.name == "exam_id" && !is_float) {
+  if (is_ids && !is_float) {
     std::vector<int64_t> v(n);
     for (uint64_t i = 0; i < n; ++i) v[i] = exam_id_value(d, i, n);
     rc = H5Dwrite(ds, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data());
   } else if (is_float) {
     std::vector<double> v(n);
     for (uint64_t i = 0; i < n; ++i)
-      v[i] = d.name == "exam_id" ? static_cast<double>(exam_id_value(d, i, n)) : tracing_value(d.values, i);
+      v[i] = is_ids ? static_cast<double>(exam_id_value(d, i, n)) : tracing_value(kind, i);
     rc = H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data());
   } else {
     std::vector<int64_t> v(n);
+    constexpr int64_t lo = std::numeric_limits<int64_t>::min(), hi = std::numeric_limits<int64_t>::max();
     for (uint64_t i = 0; i < n; ++i)
-      v[i] = d.values == "big" ? (i % 2 ? std::numeric_limits<int64_t>::max() : std::numeric_limits<int64_t>::min())
-                               : static_cast<int64_t>(i % 2000) - 1000;
+      v[i] = kind == Values::big ? (i % 2 ? hi : lo) : static_cast<int64_t>(i % 2000) - 1000;
     rc = H5Dwrite(ds, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data());
   }
   return rc >= 0;
@@ -140,6 +161,10 @@ bool write_values(hid_t ds, const DatasetSpec& d, uint64_t n, hid_t ftype) {
 bool create_dataset(hid_t file, const DatasetSpec& d) {
   const hid_t ftype = file_type(d.dtype);
   if (ftype < 0) return false;
+  if (d.element_size != 0 && H5Tset_size(ftype, d.element_size) < 0) {
+    H5Tclose(ftype);
+    return false;
+  }
   const uint64_t n = element_count(d);
   hid_t space;
   if (d.null_space) {
@@ -156,9 +181,10 @@ bool create_dataset(hid_t file, const DatasetSpec& d) {
   const hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
   bool ok = space >= 0 && dcpl >= 0;
   if (ok && d.layout == "chunked" && !d.dims.empty() && !d.null_space) {
-    // Small chunks (at most 2^14 elements) keep the fill-value reads of a huge declared extent cheap.
+    // Small chunks (at most 2^14 elements, and under HDF5's 4 GiB per chunk) keep the fill-value reads of a huge
+    // declared extent cheap.
     std::vector<hsize_t> chunk(d.dims.size());
-    uint64_t budget = uint64_t{1} << 14;
+    uint64_t budget = std::clamp<uint64_t>(kMaxElementSize / H5Tget_size(ftype), 1, uint64_t{1} << 14);
     for (size_t k = chunk.size(); k-- > 0;) {
       chunk[k] = std::max<uint64_t>(1, std::min<uint64_t>(d.dims[k], budget));
       budget = std::max<uint64_t>(1, budget / chunk[k]);
@@ -187,7 +213,8 @@ bool create_link(hid_t file, const LinkSpec& l) {
     H5Gclose(g);
     return true;
   }
-  if (l.kind == "softlink") return H5Lcreate_soft(l.target.c_str(), file, l.path.c_str(), H5P_DEFAULT, H5P_DEFAULT) >= 0;
+  if (l.kind == "softlink")
+    return H5Lcreate_soft(l.target.c_str(), file, l.path.c_str(), H5P_DEFAULT, H5P_DEFAULT) >= 0;
   if (l.kind == "hardlink")
     return H5Lcreate_hard(file, l.target.c_str(), file, l.path.c_str(), H5P_DEFAULT, H5P_DEFAULT) >= 0;
   return false;
@@ -200,7 +227,8 @@ Code15Input parse_code15_input(std::string_view input) {
   size_t start = 0;
   while (start <= input.size()) {
     const size_t nl = input.find('\n', start);
-    const std::string_view line = input.substr(start, nl == std::string_view::npos ? std::string_view::npos : nl - start);
+    const std::string_view line =
+        input.substr(start, nl == std::string_view::npos ? std::string_view::npos : nl - start);
     start = nl == std::string_view::npos ? input.size() + 1 : nl + 1;
     const auto w = words(line);
     if (w.size() == 1 && w[0] == "---") {

@@ -13,7 +13,9 @@
 //
 // Lines (unknown words are ignored, numbers are clamped, so every input describes some file):
 //   tracings|exam_id DTYPE [DIM ...|null] [chunked|compact] [deflate] [values ramp|zero|nan|inf|big|tiny]
-//            [ids N ...]            DTYPE: f16 f32 f32be f64 f64be i8 i16 i32 i64 i64be u8 u16 u32 u64 str
+//            [size BYTES] [ids N ...]
+//                                   DTYPE: f16 f32 f32be f64 f64be i8 i16 i32 i64 i64be u8 u16 u32 u64 str
+//                                   size: the element's width in bytes, padding the dtype (a valid HDF5 type)
 //                                   no DIM: a scalar dataspace; null: a null dataspace
 //   group PATH                      an empty group (e.g. "group tracings" puts a group where the dataset is)
 //   softlink PATH TARGET            a soft link (may dangle)
@@ -35,6 +37,7 @@ struct DatasetSpec {
   std::string layout = "contiguous";  // contiguous | chunked | compact
   bool deflate = false;
   std::string values = "ramp";
+  uint64_t element_size = 0;         // bytes per element, when not the dtype's own (a valid HDF5 type may be wider)
   std::vector<int64_t> ids;          // the first exam ids (exam_id only); the rest continue from them
 };
 
@@ -64,8 +67,9 @@ bool build_code15_part(const Code15Spec& spec, const std::filesystem::path& path
 // fuzz_code15_seeds bench).
 bool build_code15_part_image(const Code15Spec& spec, std::string& image);
 
-// The most elements the builder writes into one dataset; larger datasets are declared and left to their fill value,
-// which is how a tiny file can declare a huge extent.
+// The most elements (and bytes) the builder writes into one dataset; larger datasets are declared and left to their
+// fill value, which is how a tiny file can declare a huge extent.
 inline constexpr uint64_t kMaxWrittenElements = uint64_t{1} << 17;
+inline constexpr uint64_t kMaxWrittenBytes = uint64_t{1} << 22;
 
 }  // namespace agf::fuzz
