@@ -92,6 +92,13 @@ Code15Part::Code15Part(const std::filesystem::path& hdf5) : path_(hdf5) {
     H5::DataSet ids = h5_->file.openDataSet("exam_id");
     if (h5_->tracings.getTypeClass() != H5T_FLOAT) fail_part(hdf5, "'tracings' is not a floating-point dataset");
     if (ids.getTypeClass() != H5T_INTEGER) fail_part(hdf5, "'exam_id' is not an integer dataset");
+    // The element widths size what HDF5 allocates to convert each read (see kCode15MaxElementBytes).
+    if (const size_t w = h5_->tracings.getDataType().getSize(); w > kCode15MaxElementBytes)
+      fail_part(hdf5, fmt::format("'tracings' holds {}-byte floats, wider than {} bytes (CODE-15 stores 4)", w,
+                                  kCode15MaxElementBytes));
+    if (const size_t w = ids.getDataType().getSize(); w > kCode15MaxElementBytes)
+      fail_part(hdf5, fmt::format("'exam_id' holds {}-byte integers, wider than {} bytes (CODE-15 stores 8)", w,
+                                  kCode15MaxElementBytes));
     // The dims come from the file and size what is allocated (exam ids now, a row per read): a tiny file can
     // declare a chunked dataset of any extent without storing it, so they are bounded before they are trusted.
     auto td = dims_of(h5_->tracings), id = dims_of(ids);

@@ -22,6 +22,9 @@ inline constexpr double kCode15Fs = 400.0;
 // parts hold ~20000 exams of 4096 samples each.
 inline constexpr int64_t kCode15MaxSamplesPerExam = int64_t{1} << 20;
 inline constexpr int64_t kCode15MaxExamsPerPart = int64_t{1} << 22;
+// Bound on the width of one stored element (bytes): a valid HDF5 type may be up to 4 GiB wide, and HDF5 converts at
+// least one element at a time, so the width sizes an allocation of every read. No native float or integer is wider.
+inline constexpr size_t kCode15MaxElementBytes = 16;
 
 struct Code15Exam {
   int64_t exam_id = 0;

@@ -197,6 +197,49 @@ TEST_CASE("code15: dims declared by a part are bounded before they size an alloc
   CHECK(part.size() == 2);  // the last id, 0, is taken for the dummy row
 }
 
+TEST_CASE("code15: element widths declared by a part are bounded before a read converts them") {
+  // A valid HDF5 float or integer type may be up to 4 GiB wide, and HDF5 converts at least one element at a time: a
+  // 2 KB part whose 'tracings' were 1 GiB-wide floats made each exam read allocate 1 GiB and take seconds
+  // (tests/fuzz/fuzz_code15, found_wide_float). 16 MiB here keeps the test quick; any width past 16 bytes is refused.
+  ScratchDir dir;
+  auto craft = [&](const std::string& name, size_t tracing_bytes, size_t id_bytes, bool write) {
+    const fs::path p = dir / name;
+    H5::H5File f(p.string(), H5F_ACC_TRUNC);
+    H5::FloatType ft(H5::PredType::IEEE_F32LE);
+    ft.setSize(tracing_bytes);  // the 32-bit float padded to this width: valid HDF5
+    H5::IntType it(H5::PredType::STD_I64LE);
+    it.setSize(id_bytes);
+    const hsize_t dims[3] = {3, 64, kLeads}, id_dims[1] = {3};
+    H5::DataSet tr = f.createDataSet("tracings", ft, H5::DataSpace(3, dims));
+    H5::DataSet ids = f.createDataSet("exam_id", it, H5::DataSpace(1, id_dims));
+    if (write) {
+      std::vector<float> data(3 * 64 * kLeads);
+      for (size_t i = 0; i < data.size(); ++i)
+        data[i] = tracing_value(i / (64 * kLeads), (i / kLeads) % 64, i % kLeads);
+      tr.write(data.data(), H5::PredType::NATIVE_FLOAT);
+      const int64_t id_values[3] = {41, 42, 0};
+      ids.write(id_values, H5::PredType::NATIVE_INT64);
+    }
+    return p;
+  };
+  const size_t huge = size_t{1} << 24;
+  const fs::path wide_float = craft("wide_float.hdf5", huge, 8, false);
+  CHECK(fs::file_size(wide_float) < 20000);
+  CHECK_THROWS_WITH_AS(Code15Part{wide_float}, doctest::Contains("'tracings' holds 16777216-byte floats"), RecordError);
+  CHECK(open_problem(wide_float) == RecordProblem::bad_data_file);
+  const fs::path wide_ids = craft("wide_ids.hdf5", 4, huge, false);
+  CHECK_THROWS_WITH_AS(Code15Part{wide_ids}, doctest::Contains("'exam_id' holds 16777216-byte integers"), RecordError);
+
+  // At the bound (16 bytes, as wide as a native long double or a 128-bit integer) a part still reads, exactly.
+  const fs::path padded = craft("padded.hdf5", kCode15MaxElementBytes, kCode15MaxElementBytes, true);
+  Code15Part part(padded);
+  REQUIRE(part.size() == 2);
+  CHECK(part.exam_id(1) == 42);
+  std::vector<float> row(64 * kLeads);
+  part.read_raw(1, row.data());
+  CHECK(row[5 * kLeads + 7] == tracing_value(1, 5, 7));  // float32 padded and back: bit-exact
+}
+
 TEST_CASE("code15: malformed parts are record errors naming the file") {
   ScratchDir dir;
   CHECK(open_problem(dir / "absent.hdf5") == RecordProblem::missing_file);

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Generates the checkpoint I/O test files in tests/golden/io/ and the fuzz seeds in tests/fuzz/corpus/.
+"""Generates the checkpoint I/O test files in tests/golden/io/ and the fuzz seeds in tests/fuzz/corpus/checkpoint/.
 
 Run by hand with the system Python that has torch 1.13 (/usr/bin/python3); the outputs are committed and the
 engine's tests never run Python:
@@ -28,7 +28,7 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 OUT = os.path.join(ROOT, "tests", "golden", "io")
-CORPUS = os.path.join(ROOT, "tests", "fuzz", "corpus")
+CORPUS = os.path.join(ROOT, "tests", "fuzz", "corpus", "checkpoint")
 
 DTYPE_NAMES = {torch.float32: "f32", torch.float64: "f64", torch.float16: "f16", torch.bfloat16: "bf16",
                torch.int64: "i64", torch.int32: "i32", torch.bool: "bool", torch.uint8: "u8"}
