@@ -86,6 +86,7 @@ class StateDictResolver final : public pickle::Resolver {
       if (a.empty()) return d;
       if (a.size() != 1 || !(a[0]->is(Kind::list) || a[0]->is(Kind::tuple)))
         u.fail(fmt::format("OrderedDict called with {}: expected no argument or a list of pairs", describe(args)));
+      u.count_copies(a[0]->items.size());
       for (const Value* pair : a[0]->items) {
         if (!(pair->is(Kind::tuple) || pair->is(Kind::list)) || pair->items.size() != 2)
           u.fail(fmt::format("OrderedDict item {} is not a (key, value) pair", describe(*pair)));
@@ -129,8 +130,7 @@ class StateDictResolver final : public pickle::Resolver {
     if (mul_overflows(static_cast<uint64_t>(s.numel), dtype_size(s.dtype), &nbytes) || nbytes != s.bytes.size())
       u.fail(fmt::format("storage '{}' ({} x {}) should hold {} x {} bytes but its data file has {} bytes", s.key,
                          s.numel, type->name, s.numel, dtype_size(s.dtype), s.bytes.size()));
-    if (std::find(out_.locations.begin(), out_.locations.end(), p[3]->text) == out_.locations.end())
-      out_.locations.push_back(p[3]->text);
+    if (locations_seen_.insert(p[3]->text).second) out_.locations.push_back(p[3]->text);
     storages_.push_back(std::move(s));
     Value* v = u.make(Kind::object);
     v->text = "storage";
@@ -185,6 +185,8 @@ class StateDictResolver final : public pickle::Resolver {
   std::vector<StorageRef> storages_;
   std::vector<TensorSpec> tensors_;
   std::map<std::string, Bytes> bytes_by_key_;
+  // out_.locations in a set: a search of the list itself cost O(storages x locations), minutes for a crafted file.
+  std::set<std::string> locations_seen_;
 };
 
 // Copies the strided view of `src` (elements of `esize` bytes) into contiguous `dst`.
