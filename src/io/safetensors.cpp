@@ -324,14 +324,15 @@ SafetensorsIndex parse_safetensors_header(Bytes file, std::string_view source_vi
     AGF_CHECK(e.begin == expect && e.end >= e.begin,
               "{}: tensor '{}' has data_offsets [{}, {}], expected to start at {} (overlapping or out of order)",
               source, e.name, e.begin, e.end, expect);
-    uint64_t numel = 1, nbytes = 0;
-    for (int64_t d : e.shape)
-      AGF_CHECK(!mul_overflows(numel, static_cast<uint64_t>(d), &numel), "{}: tensor '{}': shape {} overflows",
-                source, e.name, shape_str(e.shape));
-    AGF_CHECK(!mul_overflows(numel, dtype_size(e.dtype), &nbytes) && nbytes == e.end - e.begin,
+    // Strides too: (0, 2^62, 4) holds no bytes, yet its strides overflow, and a tensor is made with them.
+    AGF_CHECK(shape_fits(e.shape, dtype_size(e.dtype)),
+              "{}: tensor '{}': shape {} overflows 64 bits (its element count, strides or bytes)", source, e.name,
+              shape_str(e.shape));
+    const auto nbytes = static_cast<uint64_t>(shape_nbytes(e.shape, dtype_size(e.dtype)));
+    AGF_CHECK(nbytes == e.end - e.begin,
               "{}: tensor '{}' ({} {}) needs {} x {} bytes but data_offsets [{}, {}] give {}", source, e.name,
-              safetensors_dtype_name(e.dtype), shape_str(e.shape), numel, dtype_size(e.dtype), e.begin, e.end,
-              e.end - e.begin);
+              safetensors_dtype_name(e.dtype), shape_str(e.shape), shape_numel(e.shape), dtype_size(e.dtype),
+              e.begin, e.end, e.end - e.begin);
     expect = e.end;
   }
   const uint64_t buffer = file.size() - index.data_start;

@@ -218,13 +218,15 @@ Tensor materialize(const std::string& source, const std::string& name, const Ten
                    uint64_t& budget) {
   const auto bad = [&](const std::string& why) { AGF_FAIL("{}: tensor '{}': {}", source, name, why); };
   if (t.offset < 0) bad(fmt::format("negative storage offset {}", t.offset));
-  uint64_t numel = 1, extent = static_cast<uint64_t>(t.offset);
-  for (size_t d = 0; d < t.sizes.size(); ++d) {
+  for (size_t d = 0; d < t.sizes.size(); ++d)
     if (t.sizes[d] < 0 || t.strides[d] < 0)
       bad(fmt::format("negative size or stride (size {}, stride {})", shape_str(t.sizes), shape_str(t.strides)));
-    if (mul_overflows(numel, static_cast<uint64_t>(t.sizes[d]), &numel))
-      bad(fmt::format("size {} overflows 64 bits", shape_str(t.sizes)));
-  }
+  // The copy made is contiguous: its strides must fit as well as its elements. (0, 2^62, 4) holds nothing, yet
+  // its strides overflow.
+  if (!shape_fits(t.sizes, dtype_size(s.dtype)))
+    bad(fmt::format("size {} overflows 64 bits (its element count, strides or bytes)", shape_str(t.sizes)));
+  const auto numel = static_cast<uint64_t>(shape_numel(t.sizes));
+  uint64_t extent = static_cast<uint64_t>(t.offset);
   if (numel > 0) {
     for (size_t d = 0; d < t.sizes.size(); ++d) {
       uint64_t span = 0;
@@ -240,7 +242,7 @@ Tensor materialize(const std::string& source, const std::string& name, const Ten
   // tensor): not something a state dict holds, and a way to make a small file allocate without bound.
   if (numel > static_cast<uint64_t>(s.numel))
     bad(fmt::format("{} elements viewing a storage of {} (an expanded view)", numel, s.numel));
-  const uint64_t nbytes = numel * dtype_size(s.dtype);
+  const auto nbytes = static_cast<uint64_t>(shape_nbytes(t.sizes, dtype_size(s.dtype)));
   if (nbytes > budget) bad("the tensors would take more than 16x the checkpoint's storage bytes");
   budget -= nbytes;
 

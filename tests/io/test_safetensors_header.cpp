@@ -10,7 +10,7 @@ namespace {
 using agf::test::check_error;
 namespace io = agf::io;
 
-// A file of `header` (padded to 8 bytes as writers do) followed by `data_bytes` bytes: byte k of the data holds k % 251.
+// A file of `header` (padded to 8 bytes as writers do), then `data_bytes` bytes: byte k of the data holds k % 251.
 std::vector<uint8_t> file_of(std::string header, size_t data_bytes = 0) {
   header.append((8 - header.size() % 8) % 8, ' ');
   std::vector<uint8_t> file(8 + header.size() + data_bytes);
@@ -111,7 +111,8 @@ TEST_CASE("safetensors header: structural faults, each named") {
        {"tensor 'a': shape holds 1.5, not a non-negative integer"}},
       {R"({"a":{"dtype":"F32","shape":["1"],"data_offsets":[0,4]}})",
        {"tensor 'a': shape holds \"1\", not a non-negative integer"}},
-      {R"({"a":{"dtype":"F32","shape":[1,1,1,1,1,1,1,1,1],"data_offsets":[0,4]}})", {"tensor 'a' has 9 dims (8 at most)"}},
+      {R"({"a":{"dtype":"F32","shape":[1,1,1,1,1,1,1,1,1],"data_offsets":[0,4]}})",
+       {"tensor 'a' has 9 dims (8 at most)"}},
       {R"({"a":{"dtype":"F32","shape":[9223372036854775808],"data_offsets":[0,4]}})",
        {"tensor 'a': dimension 9223372036854775808 too large"}},
       {R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0]}})", {"tensor 'a': data_offsets is not [begin, end]"}},
@@ -154,4 +155,23 @@ TEST_CASE("safetensors header: what a header may hold besides its tensors") {
   const io::SafetensorsIndex empty = io::parse_safetensors_header(file_of("{}"), "empty.safetensors");
   CHECK(empty.entries.empty());
   CHECK(empty.find("a") == nullptr);
+}
+
+TEST_CASE("safetensors header: a shape whose strides overflow is refused, though it holds no bytes") {
+  // (0, 2^62, 4) has no elements, so its byte count (0) matched its data_offsets and the header passed; making the
+  // tensor then computed a stride of 4 x 2^62, a signed overflow (undefined behaviour, reported by UBSan).
+  const auto file = file_of(R"({"a":{"dtype":"F32","shape":[0,4611686018427387904,4],"data_offsets":[0,0]}})");
+  for (int pass = 0; pass < 2; ++pass) {
+    check_error([&] {
+      if (pass == 0) io::read_safetensors(file, "strides.safetensors");
+      else io::parse_safetensors_header(file, "strides.safetensors");
+    }, {"strides.safetensors", "tensor 'a'", "shape (0, 4611686018427387904, 4) overflows 64 bits"});
+  }
+  // The same dims with the zero last have strides (4, 1, 1): a valid empty tensor.
+  const auto ok = file_of(R"({"a":{"dtype":"F32","shape":[4611686018427387904,4,0],"data_offsets":[0,0]}})");
+  const io::SafetensorsFile f = io::read_safetensors(ok, "ok.safetensors");
+  REQUIRE(f.tensors.size() == 1);
+  CHECK(f.tensors[0].second.shape() == agf::Shape{int64_t{1} << 62, 4, 0});
+  CHECK(f.tensors[0].second.strides() == agf::Shape{4, 1, 1});
+  CHECK(f.tensors[0].second.numel() == 0);
 }

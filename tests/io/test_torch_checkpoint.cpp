@@ -280,3 +280,20 @@ TEST_CASE("torch checkpoint: OrderedDict copies of one list of pairs count again
   CHECK(c.tensors.empty());
   CHECK(c.notes == std::vector<std::string>{"skipped 'k': str 'k' is not a tensor"});
 }
+
+TEST_CASE("torch checkpoint: a size whose strides overflow is refused, though it holds no elements") {
+  // (0, 2^62, 4) views nothing, so no bound on its storage applied; making its contiguous copy then computed a stride
+  // of 4 x 2^62, a signed overflow (undefined behaviour, reported by UBSan).
+  constexpr int64_t k2_62 = int64_t{1} << 62;
+  const auto strided = agf::test::state_dict_pickle({{"w", "FloatStorage", "0", 4, 0, {0, k2_62, 4}, {1, 1, 1}}});
+  const auto bad = agf::test::torch_zip(strided, {{"0", f32_bytes({1, 2, 3, 4})}});
+  check_error([&] { io::read_torch_checkpoint(bad, "s.pt"); },
+              {"s.pt", "tensor 'w'", "size (0, 4611686018427387904, 4) overflows 64 bits"});
+  // The zero last: strides (4, 1, 1) fit, an empty tensor.
+  const auto fine = agf::test::state_dict_pickle({{"w", "FloatStorage", "0", 4, 0, {k2_62, 4, 0}, {4, 1, 1}}});
+  const auto good = agf::test::torch_zip(fine, {{"0", f32_bytes({1, 2, 3, 4})}});
+  const io::TorchCheckpoint c = io::read_torch_checkpoint(good, "f.pt");
+  REQUIRE(c.tensors.size() == 1);
+  CHECK(c.tensors[0].second.shape() == agf::Shape{k2_62, 4, 0});
+  CHECK(c.tensors[0].second.numel() == 0);
+}
