@@ -97,10 +97,17 @@ void Unpickler::fail(const std::string& msg) const {
 }
 
 Value* Unpickler::make(Kind k) {
-  if (arena_.size() >= limits_.max_values) fail(fmt::format("more than {} values", limits_.max_values));
+  if (arena_.size() + copies_ >= limits_.max_values) fail(fmt::format("more than {} values", limits_.max_values));
   arena_.emplace_back();
   arena_.back().kind = k;
   return &arena_.back();
+}
+
+void Unpickler::count_copies(size_t n) {
+  copies_ += n;
+  if (arena_.size() + copies_ > limits_.max_values)
+    fail(fmt::format("more than {} values, counting the {} items that OrderedDict calls copied", limits_.max_values,
+                     copies_));
 }
 
 void Unpickler::push(Value* v) {

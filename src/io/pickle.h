@@ -56,7 +56,7 @@ struct Limits {
   size_t max_stack = 1 << 17;    // values on the stack (a SETITEMS batch of a state dict holds ~2000)
   size_t max_marks = 256;        // nesting of MARKs
   size_t max_memo = 1 << 20;     // memo entries
-  size_t max_values = 1 << 20;   // values made in all (~150 bytes each)
+  size_t max_values = 1 << 20;   // values made (~150 bytes each) and copied by the resolver (16), in all
 };
 
 class Unpickler {
@@ -68,6 +68,9 @@ class Unpickler {
   const Value& load();
 
   Value* make(Kind k);
+  // Counts n values a resolver copied (OrderedDict(pairs) copies its pairs) against max_values: one memoized list
+  // of pairs could otherwise be copied into dicts without end, a few bytes of pickle for each copy.
+  void count_copies(size_t n);
   [[noreturn]] void fail(const std::string& msg) const;  // the message, prefixed with the source and offset
   const std::string& what() const { return in_.what(); }
 
@@ -87,6 +90,7 @@ class Unpickler {
   Limits limits_;
   size_t op_pos_ = 0;  // offset of the opcode being run
   std::deque<Value> arena_;
+  size_t copies_ = 0;  // see count_copies
   std::vector<Value*> stack_;
   std::vector<size_t> marks_;  // stack heights at each MARK
   std::unordered_map<uint64_t, Value*> memo_;

@@ -31,10 +31,17 @@ struct SafetensorsIndex {
   std::vector<SafetensorsEntry> entries;  // in data order
   Metadata metadata;
   uint64_t data_start = 0;  // file offset of the data buffer (8 + N)
-  const SafetensorsEntry* find(std::string_view name) const;
+  std::vector<uint32_t> by_name;  // positions in entries by (name hash, name): find's binary search
+  const SafetensorsEntry* find(std::string_view name) const;  // nullptr when absent
 };
 
 // ---- reading ----
+// A real checkpoint holds hundreds to tens of thousands of tensors (the largest mixture-of-experts LLMs reach about
+// 100k over all their shards). The cap leaves ten times that, and bounds what a hostile header can make a reader
+// hold: the 100 MB header limit alone admits about 2M minimal entries, each ~150 bytes in the index, and a tensor
+// each when the file is read. A header listing more is refused, naming both numbers.
+inline constexpr size_t kSafetensorsMaxEntries = size_t{1} << 20;
+
 // Parses and validates the header of a whole file held in memory. `source` names it in messages.
 SafetensorsIndex parse_safetensors_header(Bytes file, std::string_view source);
 bool looks_like_safetensors(Bytes file);

@@ -86,6 +86,7 @@ class StateDictResolver final : public pickle::Resolver {
       if (a.empty()) return d;
       if (a.size() != 1 || !(a[0]->is(Kind::list) || a[0]->is(Kind::tuple)))
         u.fail(fmt::format("OrderedDict called with {}: expected no argument or a list of pairs", describe(args)));
+      u.count_copies(a[0]->items.size());
       for (const Value* pair : a[0]->items) {
         if (!(pair->is(Kind::tuple) || pair->is(Kind::list)) || pair->items.size() != 2)
           u.fail(fmt::format("OrderedDict item {} is not a (key, value) pair", describe(*pair)));
@@ -129,8 +130,7 @@ class StateDictResolver final : public pickle::Resolver {
     if (mul_overflows(static_cast<uint64_t>(s.numel), dtype_size(s.dtype), &nbytes) || nbytes != s.bytes.size())
       u.fail(fmt::format("storage '{}' ({} x {}) should hold {} x {} bytes but its data file has {} bytes", s.key,
                          s.numel, type->name, s.numel, dtype_size(s.dtype), s.bytes.size()));
-    if (std::find(out_.locations.begin(), out_.locations.end(), p[3]->text) == out_.locations.end())
-      out_.locations.push_back(p[3]->text);
+    if (locations_seen_.insert(p[3]->text).second) out_.locations.push_back(p[3]->text);
     storages_.push_back(std::move(s));
     Value* v = u.make(Kind::object);
     v->text = "storage";
@@ -185,6 +185,8 @@ class StateDictResolver final : public pickle::Resolver {
   std::vector<StorageRef> storages_;
   std::vector<TensorSpec> tensors_;
   std::map<std::string, Bytes> bytes_by_key_;
+  // out_.locations in a set: a search of the list itself cost O(storages x locations), minutes for a crafted file.
+  std::set<std::string> locations_seen_;
 };
 
 // Copies the strided view of `src` (elements of `esize` bytes) into contiguous `dst`.
@@ -216,13 +218,15 @@ Tensor materialize(const std::string& source, const std::string& name, const Ten
                    uint64_t& budget) {
   const auto bad = [&](const std::string& why) { AGF_FAIL("{}: tensor '{}': {}", source, name, why); };
   if (t.offset < 0) bad(fmt::format("negative storage offset {}", t.offset));
-  uint64_t numel = 1, extent = static_cast<uint64_t>(t.offset);
-  for (size_t d = 0; d < t.sizes.size(); ++d) {
+  for (size_t d = 0; d < t.sizes.size(); ++d)
     if (t.sizes[d] < 0 || t.strides[d] < 0)
       bad(fmt::format("negative size or stride (size {}, stride {})", shape_str(t.sizes), shape_str(t.strides)));
-    if (mul_overflows(numel, static_cast<uint64_t>(t.sizes[d]), &numel))
-      bad(fmt::format("size {} overflows 64 bits", shape_str(t.sizes)));
-  }
+  // The copy made is contiguous: its strides must fit as well as its elements. (0, 2^62, 4) holds nothing, yet
+  // its strides overflow.
+  if (!shape_fits(t.sizes, dtype_size(s.dtype)))
+    bad(fmt::format("size {} overflows 64 bits (its element count, strides or bytes)", shape_str(t.sizes)));
+  const auto numel = static_cast<uint64_t>(shape_numel(t.sizes));
+  uint64_t extent = static_cast<uint64_t>(t.offset);
   if (numel > 0) {
     for (size_t d = 0; d < t.sizes.size(); ++d) {
       uint64_t span = 0;
@@ -238,7 +242,7 @@ Tensor materialize(const std::string& source, const std::string& name, const Ten
   // tensor): not something a state dict holds, and a way to make a small file allocate without bound.
   if (numel > static_cast<uint64_t>(s.numel))
     bad(fmt::format("{} elements viewing a storage of {} (an expanded view)", numel, s.numel));
-  const uint64_t nbytes = numel * dtype_size(s.dtype);
+  const auto nbytes = static_cast<uint64_t>(shape_nbytes(t.sizes, dtype_size(s.dtype)));
   if (nbytes > budget) bad("the tensors would take more than 16x the checkpoint's storage bytes");
   budget -= nbytes;
 

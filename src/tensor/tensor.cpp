@@ -342,7 +342,7 @@ Tensor empty(const Shape& shape, DType dtype, Device device) {
   AGF_CHECK(shape.size() <= static_cast<size_t>(kMaxDims), "cannot create a tensor of {} dims ({} at most)",
             shape.size(), kMaxDims);
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = Storage::allocate(static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype), device);
+  impl->storage = Storage::allocate(static_cast<size_t>(shape_nbytes(shape, dtype_size(dtype))), device);
   impl->sizes = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = dtype;

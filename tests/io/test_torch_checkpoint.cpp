@@ -8,13 +8,21 @@
 #include "io/torch_checkpoint.h"
 #include "io_test_util.h"
 #include "common/test_util.h"
+#include "pickle_writer.h"
 
 namespace {
 
 using agf::test::check_error;
 using agf::test::io_golden;
 using agf::test::io_golden_json;
+using agf::test::PickleWriter;
 namespace io = agf::io;
+
+std::vector<uint8_t> f32_bytes(const std::vector<float>& v) {
+  std::vector<uint8_t> b(v.size() * 4);
+  std::memcpy(b.data(), v.data(), b.size());
+  return b;
+}
 
 // Every tensor of `file` matches golden.json exactly: names in order, dtype, shape, each value.
 void check_against_golden(const std::string& file, const io::TorchCheckpoint& c) {
@@ -212,4 +220,80 @@ AGF_GPU_TEST("torch checkpoint: the device asked for, whatever location the file
     const agf::Tensor& c = cpu.tensors[i].second;
     CHECK((c.nbytes() == 0 || std::memcmp(back.raw_data(), c.raw_data(), c.nbytes()) == 0));
   }
+}
+
+TEST_CASE("torch checkpoint: the tests' own pickle and zip writers make a checkpoint that loads") {
+  // What the hand-made files of the tests below rest on: a view and a transposed view of one storage.
+  const auto pkl = agf::test::state_dict_pickle({{"w", "FloatStorage", "0", 6, 0, {2, 3}, {3, 1}},
+                                                 {"wt", "FloatStorage", "0", 6, 1, {2, 2}, {1, 3}}});
+  const auto file = agf::test::torch_zip(pkl, {{"0", f32_bytes({1, 2, 3, 4, 5, 6})}});
+  const io::TorchCheckpoint c = io::read_torch_checkpoint(file, "handmade_cpp.pt");
+  REQUIRE(c.tensors.size() == 2);
+  CHECK(c.tensors[0].second.to_vector<float>() == std::vector<float>{1, 2, 3, 4, 5, 6});
+  CHECK(c.tensors[1].second.to_vector<float>() == std::vector<float>{2, 5, 3, 6});  // [i][j] = base[1 + i + 3 j]
+  CHECK(c.locations == std::vector<std::string>{"cpu"});
+}
+
+TEST_CASE("torch checkpoint: 300k storage references, each listed location once, in one pass") {
+  // A crafted pickle: 300k persistent ids (all of one storage) whose locations differ. The list of distinct
+  // locations was searched once per storage, O(n^2): minutes here.
+  constexpr uint32_t kRefs = 300'000;
+  PickleWriter p;
+  p.op("}");  // the root: an empty state dict
+  p.str("storage").put(0).op("0").global("torch", "FloatStorage").put(1).op("0").str("0").put(2).op("0");
+  p.integer(4).put(3).op("0");
+  for (uint32_t i = 0; i < kRefs; ++i) {
+    p.op("(").get(0).get(1).get(2).str(i % 100 == 0 ? "cpu" : fmt::format("cuda:{}", i)).get(3);
+    p.op("tQ0");  // TUPLE, BINPERSID, POP
+  }
+  const auto file = agf::test::torch_zip(p.op(".").bytes(), {{"0", f32_bytes({1, 2, 3, 4})}});
+  const io::TorchCheckpoint c = io::read_torch_checkpoint(file, "locations.pt");
+  CHECK(c.tensors.empty());
+  REQUIRE(c.locations.size() == 1 + kRefs - kRefs / 100);
+  CHECK(c.locations[0] == "cpu");
+  CHECK(c.locations[1] == "cuda:1");
+  CHECK(c.locations[99] == "cuda:99");
+  CHECK(c.locations[100] == "cuda:101");
+  CHECK(c.locations.back() == fmt::format("cuda:{}", kRefs - 1));
+}
+
+TEST_CASE("torch checkpoint: OrderedDict copies of one list of pairs count against the value limit") {
+  // Each OrderedDict(pairs) call copies the pairs: 6 bytes of pickle copied a memoized list of 1000 pairs, so
+  // 1100 calls made 1.1M dict items from 7 kB, and nothing bounded it.
+  PickleWriter p;
+  p.op("}");
+  p.global("collections", "OrderedDict").put(0).op("0").str("k").put(1).op("0");
+  p.op("](");
+  for (int i = 0; i < 1000; ++i) p.get(1).get(1).op("\x86");  // TUPLE2
+  p.op("e").put(2).op("0");                                   // APPENDS
+  for (int i = 0; i < 1100; ++i) p.get(0).get(2).op("\x85R0");  // TUPLE1, REDUCE, POP
+  const auto file = agf::test::torch_zip(p.op(".").bytes(), {});
+  check_error([&] { io::read_torch_checkpoint(file, "copies.pt"); },
+              {"copies.pt", "more than 1048576 values", "OrderedDict"});
+  // The same list copied a few times is fine.
+  PickleWriter few;
+  few.global("collections", "OrderedDict").put(0).op("0").str("k").put(1).op("0");
+  few.op("](").get(1).get(1).op("\x86").op("e").put(2).op("0");
+  for (int i = 0; i < 3; ++i) few.get(0).get(2).op("\x85R0");
+  few.get(0).get(2).op("\x85R");  // the root: OrderedDict([('k', 'k')]), not a tensor
+  const io::TorchCheckpoint c = io::read_torch_checkpoint(agf::test::torch_zip(few.op(".").bytes(), {}), "few.pt");
+  CHECK(c.tensors.empty());
+  CHECK(c.notes == std::vector<std::string>{"skipped 'k': str 'k' is not a tensor"});
+}
+
+TEST_CASE("torch checkpoint: a size whose strides overflow is refused, though it holds no elements") {
+  // (0, 2^62, 4) views nothing, so no bound on its storage applied; making its contiguous copy then computed a stride
+  // of 4 x 2^62, a signed overflow (undefined behaviour, reported by UBSan).
+  constexpr int64_t k2_62 = int64_t{1} << 62;
+  const auto strided = agf::test::state_dict_pickle({{"w", "FloatStorage", "0", 4, 0, {0, k2_62, 4}, {1, 1, 1}}});
+  const auto bad = agf::test::torch_zip(strided, {{"0", f32_bytes({1, 2, 3, 4})}});
+  check_error([&] { io::read_torch_checkpoint(bad, "s.pt"); },
+              {"s.pt", "tensor 'w'", "size (0, 4611686018427387904, 4) overflows 64 bits"});
+  // The zero last: strides (4, 1, 1) fit, an empty tensor.
+  const auto fine = agf::test::state_dict_pickle({{"w", "FloatStorage", "0", 4, 0, {k2_62, 4, 0}, {4, 1, 1}}});
+  const auto good = agf::test::torch_zip(fine, {{"0", f32_bytes({1, 2, 3, 4})}});
+  const io::TorchCheckpoint c = io::read_torch_checkpoint(good, "f.pt");
+  REQUIRE(c.tensors.size() == 1);
+  CHECK(c.tensors[0].second.shape() == agf::Shape{k2_62, 4, 0});
+  CHECK(c.tensors[0].second.numel() == 0);
 }

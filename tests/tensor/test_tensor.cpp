@@ -120,6 +120,37 @@ TEST_CASE("tensor: bad arguments name the shapes at fault") {
   CHECK(s.unsqueeze(0).shape() == Shape{1});
 }
 
+TEST_CASE("shape: sizes from a shape are computed with checked arithmetic") {
+  constexpr int64_t k2_62 = int64_t{1} << 62;
+  CHECK(contiguous_strides({2, 3, 4}) == Shape{12, 4, 1});
+  CHECK(contiguous_strides({2, 0, 4}) == Shape{4, 4, 1});  // a zero dim strides as a one
+  CHECK(contiguous_strides({}).empty());
+  CHECK(shape_numel({}) == 1);
+  CHECK(shape_nbytes({2, 3}, 8) == 48);
+  // No elements, yet the strides of its other dims are 2^64 and 4: a tensor of this shape cannot exist.
+  const Shape hostile{0, k2_62, 4};
+  CHECK(shape_numel(hostile) == 0);
+  CHECK(shape_nbytes(hostile, 4) == 0);
+  CHECK(!shape_fits(hostile, 4));
+  CHECK_THROWS_WITH_AS(contiguous_strides(hostile),
+                       doctest::Contains("shape (0, 4611686018427387904, 4): its contiguous strides overflow"), Error);
+  CHECK_THROWS_WITH_AS(empty(hostile), doctest::Contains("(0, 4611686018427387904, 4)"), Error);
+  // Zero dims last: the strides (4, 1, 1) fit, and the element count is 0 although 2^62 x 4 overflows.
+  CHECK(shape_fits({k2_62, 4, 0}, 8));
+  CHECK(contiguous_strides({k2_62, 4, 0}) == Shape{4, 1, 1});
+  CHECK(shape_numel({k2_62, 4, 0}) == 0);
+  // Elements, bytes: the largest that fit, and one past.
+  CHECK(shape_numel({k2_62, 1}) == k2_62);
+  CHECK_THROWS_WITH_AS(shape_numel({k2_62, 2}), doctest::Contains("element count overflows"), Error);
+  CHECK(!shape_fits({k2_62, 2}, 1));
+  CHECK(shape_nbytes({int64_t{1} << 60}, 4) == k2_62);
+  CHECK(shape_fits({int64_t{1} << 60}, 4));
+  CHECK_THROWS_WITH_AS(shape_nbytes({int64_t{1} << 61}, 4), doctest::Contains("elements of 4 bytes overflow"), Error);
+  CHECK(!shape_fits({int64_t{1} << 61}, 4));
+  CHECK(!shape_fits({2, -1}, 4));
+  CHECK(shape_fits({}, 8));
+}
+
 TEST_CASE("tensor: CUDA requests without a device fail with the reason") {
   if (cuda_available()) return;
   CHECK_THROWS_WITH_AS(zeros({2}, DType::f32, Device::cuda(0)), doctest::Contains("CUDA"), Error);
