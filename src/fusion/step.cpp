@@ -48,10 +48,11 @@ class Phase {
   Phase(const char* name, Device device, StepRecord& rec)
       : range_(name), name_(name), ledger_(ledger(device)), rec_(rec), t0_(Clock::now()) {
     ledger_.reset_peak();
+    start_ = ledger_.live_total();
   }
   ~Phase() {
     const int64_t peak = ledger_.peak_total();
-    rec_.phases.push_back({name_, std::chrono::duration<double>(Clock::now() - t0_).count(), peak});
+    rec_.phases.push_back({name_, std::chrono::duration<double>(Clock::now() - t0_).count(), peak, start_});
     rec_.peak_bytes = std::max(rec_.peak_bytes, peak);
   }
   Phase(const Phase&) = delete;
@@ -63,6 +64,7 @@ class Phase {
   MemoryLedger& ledger_;
   StepRecord& rec_;
   Clock::time_point t0_;
+  int64_t start_ = 0;
 };
 
 }  // namespace

@@ -42,7 +42,8 @@ struct StepOptions {
 struct PhaseStats {
   std::string name;   // zo/perturb+, zo/forward+, zo/forward-, zo/restore, fo/forward, fo/backward, head/full, update
   double seconds = 0.0;
-  int64_t peak_bytes = 0;  // the ledger's peak (all tags) during the phase
+  int64_t peak_bytes = 0;   // the ledger's peak (all tags) during the phase
+  int64_t start_bytes = 0;  // live bytes when it began: peak - start is what the phase itself added at most
 };
 
 struct StepRecord {

@@ -250,3 +250,53 @@ TEST_CASE("grad_topk keeps the k fraction of largest |g| per tensor, found by se
   CHECK(nonzero <= total / 10 + 64);
   CHECK(nonzero >= total / 10 - 64);
 }
+
+namespace {
+const PhaseStats& phase(const StepRecord& r, const std::string& name) {
+  for (const auto& p : r.phases)
+    if (p.name == name) return p;
+  FAIL("no phase ", name);
+  return r.phases.front();
+}
+}  // namespace
+
+TEST_CASE("memory contract: the perturbation and the fused update allocate nothing the size of a parameter") {
+  TinySetup s(DType::f32, true, 8, 1024);
+  FusionStep step(*s.net, *s.opt, s.options(Mode::fusion));
+  PhiloxStream rng(9);
+  step.run(s.x, s.y, 1e-3, 0.9, rng);  // the first step creates the AdamW moments (optimizer state, once)
+  int64_t smallest = INT64_MAX;
+  for (const auto& e : step.perturbed_set().entries()) smallest = std::min<int64_t>(smallest, e.numel * 4);
+  const StepRecord r = step.run(s.x, s.y, 1e-3, 0.9, rng);
+  for (const char* name : {"zo/perturb+", "zo/perturb-", "zo/restore"}) {
+    CAPTURE(name);
+    CHECK(phase(r, name).peak_bytes == phase(r, name).start_bytes);  // not one byte
+  }
+  // The update allocates only the scalars of its norms (a few bytes each, freed at once).
+  const PhaseStats& u = phase(r, "update");
+  MESSAGE("update phase: at most ", u.peak_bytes - u.start_bytes, " bytes beyond its start; smallest perturbed tensor ",
+          smallest, " bytes");
+  CHECK(u.peak_bytes - u.start_bytes <= 64);
+  CHECK(u.peak_bytes - u.start_bytes < smallest);
+}
+
+TEST_CASE("memory contract: a zo step peaks where an inference forward at the same batch does (+1%)") {
+  TinySetup s(DType::f32, true, 32, 6144);
+  FusionStep step(*s.net, *s.opt, s.options(Mode::zo));
+  PhiloxStream rng(9);
+  step.run(s.x, s.y, 1e-3, 1.0, rng);
+  const StepRecord r = step.run(s.x, s.y, 1e-3, 1.0, rng);
+  MemoryLedger& L = ledger(Device::cpu());
+  int64_t inference = 0;
+  {
+    NoGradGuard no_grad;
+    MemScope scope(MemTag::activations);
+    s.net->eval();
+    L.reset_peak();
+    nn::EcgNetOutput out = s.net->forward(s.x);
+    inference = L.peak_total();
+  }
+  MESSAGE("zo step peak ", r.peak_bytes / 1048576.0, " MiB; inference forward peak ", inference / 1048576.0, " MiB");
+  CHECK(r.peak_bytes <= inference + inference / 100);
+  CHECK(r.peak_bytes >= inference - inference / 100);  // the same working set, not a smaller one by accident
+}
