@@ -40,10 +40,10 @@ nn::EcgNetConfig config_from_json(const nlohmann::json& j);
 // Everything a run needs to continue exactly where it stopped.
 struct TrainingState {
   int64_t step = 0;
-  double fs = 0.0;            // the sampling rate of the data the weights were trained on (metadata "fs")
   nlohmann::json run_config;  // the run's own options (hyper-parameters, data, ...), stored verbatim
   PhiloxStream rng;
   nlohmann::json progress = nlohmann::json::object();  // the loop's position (epoch, batch, early stopping), verbatim
+  double fs = 0.0;            // the sampling rate of the data the weights were trained on (metadata "fs")
 };
 
 // The model (all parameters and buffers, adapters included, unmerged) and the AdamW state, with the network config,
