@@ -38,7 +38,6 @@ class ByteReader {
   size_t pos() const { return pos_; }
   size_t size() const { return data_.size(); }
   size_t remaining() const { return data_.size() - pos_; }
-  bool at_end() const { return pos_ == data_.size(); }
   const std::string& what() const { return what_; }
 
   void seek(size_t pos) {
@@ -83,6 +82,5 @@ class ByteReader {
 };
 
 inline std::string_view as_chars(Bytes b) { return {reinterpret_cast<const char*>(b.data()), b.size()}; }
-inline Bytes as_bytes(std::string_view s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
 
 }  // namespace agf::io

@@ -52,23 +52,6 @@ const char* unsupported_opcode_name(uint8_t op) {
 
 }  // namespace
 
-std::string_view kind_name(Kind k) {
-  switch (k) {
-    case Kind::none: return "None";
-    case Kind::boolean: return "bool";
-    case Kind::integer: return "int";
-    case Kind::floating: return "float";
-    case Kind::string: return "str";
-    case Kind::bytes: return "bytes";
-    case Kind::tuple: return "tuple";
-    case Kind::list: return "list";
-    case Kind::dict: return "dict";
-    case Kind::global: return "global";
-    case Kind::object: return "object";
-  }
-  return "?";
-}
-
 std::string describe(const Value& v) {
   switch (v.kind) {
     case Kind::none: return "None";

@@ -37,7 +37,6 @@ struct Value {
 
 // A short description for messages: "int 3", "str 'cuda:0'", "tuple of 5", "global torch.FloatStorage".
 std::string describe(const Value& v);
-std::string_view kind_name(Kind k);
 
 class Unpickler;
 

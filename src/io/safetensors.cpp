@@ -412,12 +412,6 @@ LoadIntoReport read_safetensors_into(Bytes file, std::string_view source, const 
   return report;
 }
 
-LoadIntoReport load_safetensors_into(const std::filesystem::path& path, const NamedTensors& targets,
-                                     const LoadIntoOptions& options) {
-  const std::vector<uint8_t> bytes = read_file_bytes(path);
-  return read_safetensors_into(bytes, path.string(), targets, options);
-}
-
 namespace {
 
 struct Prepared {

@@ -64,8 +64,6 @@ struct LoadIntoReport {
 };
 LoadIntoReport read_safetensors_into(Bytes file, std::string_view source, const NamedTensors& targets,
                                      const LoadIntoOptions& options = {});
-LoadIntoReport load_safetensors_into(const std::filesystem::path& path, const NamedTensors& targets,
-                                     const LoadIntoOptions& options = {});
 
 // ---- writing ----
 std::vector<uint8_t> serialize_safetensors(const NamedTensors& tensors, const Metadata& metadata = {});
