@@ -2,22 +2,18 @@
 
 #include <algorithm>
 #include <chrono>
-#include <mutex>
 #include <optional>
 #include <thread>
 #include <unordered_map>
 
+#include "dataset/collect_common.h"
 #include "ecg/atomic_file.h"
-#include "ecg/code15.h"
-#include "dataset/dataset_h5.h"
 #include "dataset/dataset_pipeline.h"
 #include "dataset/dataset_report.h"
 #include "dataset/dataset_writer.h"
-#include "ecg/h5_threadsafe.h"  // HDF5 is called from several threads here
 #include "ecg/labels.h"
 #include "ecg/leads.h"
 #include "ecg/record.h"
-#include "ecg/text_util.h"
 #include "ecg/wfdb_header.h"
 #include "tensor/error.h"
 
@@ -25,7 +21,7 @@ namespace agf::dataset {
 
 namespace fs = std::filesystem;
 
-namespace {
+namespace detail {
 
 int worker_count(const CollectSettings& s) {
   if (s.threads > 0) return s.threads;
@@ -34,21 +30,12 @@ int worker_count(const CollectSettings& s) {
 
 int64_t pipeline_window(int workers) { return 4 * static_cast<int64_t>(workers) + 4; }
 
-// A record's outcome from a worker: its stored chunk, or the reason it is skipped.
-struct PreparedRecord {
-  std::vector<uint8_t> chunk;
-  std::optional<ecg::RecordError> error;
-};
-
-// A std::bad_alloc while one record is read or preprocessed (a record far larger than any real one) is that record's
-// problem, skipped and counted like any other, not an abort of the whole run with a message naming no file.
 ecg::RecordError out_of_memory(const std::string& record) {
   return ecg::RecordError(ecg::RecordProblem::unsupported, record,
                      fmt::format("record {}: out of memory while reading and preprocessing it (std::bad_alloc)",
                                  record));
 }
 
-// Counts a skip (or, under --strict, throws it) through the tally, so both policies live in one place.
 void note_problem(ecg::SkipTally& tally, const ecg::RecordError& e) {
   tally.attempt([&] { throw e; });
 }
@@ -136,6 +123,12 @@ void finish_outputs(DatasetWriter& writer, const std::vector<DatasetClass>& clas
   }
 }
 
+}  // namespace detail
+
+using namespace detail;
+
+namespace {
+
 std::vector<DatasetClass> to_dataset_classes(const ecg::ClassSet& set) {
   std::vector<DatasetClass> out;
   for (const ecg::LabelClass& c : set.classes()) out.push_back({c.key, c.abbreviation});
@@ -156,40 +149,8 @@ std::vector<fs::path> find_challenge_headers(const fs::path& dir) {
   return out;
 }
 
-std::vector<fs::path> find_code15_parts(const fs::path& dir) {
-  std::error_code ec;
-  AGF_CHECK(fs::is_directory(dir, ec), "CODE-15 input {} is not a folder", dir.string());
-  std::vector<std::pair<int64_t, fs::path>> found;
-  for (const auto& e : fs::directory_iterator(dir, ec)) {
-    const std::string name = e.path().filename().string();
-    constexpr std::string_view prefix = "exams_part", suffix = ".hdf5";
-    if (!name.starts_with(prefix) || !name.ends_with(suffix)) continue;
-    auto number = ecg::text::parse_int(std::string_view(name).substr(prefix.size(), name.size() - prefix.size() -
-                                                                                     suffix.size()));
-    if (number) found.emplace_back(*number, e.path());
-  }
-  AGF_CHECK(!ec, "listing {}: {}", dir.string(), ec.message());
-  std::sort(found.begin(), found.end());
-  std::vector<fs::path> out;
-  for (auto& f : found) out.push_back(std::move(f.second));
-  return out;
-}
-
-std::vector<DatasetClass> code15_classes() {
-  // The SNOMED CT codes of CODE-15's labels as the Challenge scores them (IAVB, RBBB, LBBB, SB, AF, STach).
-  static const std::array<std::string_view, ecg::kCode15LabelCount> codes = {"270492004", "59118001",  "164909002",
-                                                                        "426177001", "164889003", "427084000"};
-  std::vector<DatasetClass> out;
-  for (size_t i = 0; i < codes.size(); ++i) out.push_back({std::string(codes[i]), std::string(ecg::kCode15Labels[i])});
-  return out;
-}
-
 std::string output_name(const ChallengeSource& source) {
   return source.name.empty() ? stem_of(source.dir) : source.name;
-}
-
-std::string output_name(const Code15Source& source) {
-  return source.name.empty() ? std::string("code15") : source.name;
 }
 
 void check_distinct_outputs(const std::vector<ChallengeSource>& challenge, const Code15Source* code15,
@@ -310,19 +271,9 @@ CollectReport collect_challenge(const ChallengeSource& source, const CollectSett
   ordered_parallel_map<PreparedRecord>(
       n_kept, workers, pipeline_window(workers),
       [&](int64_t i) {
-        PreparedRecord out;
-        const Entry& e = entries[static_cast<size_t>(labels.kept[static_cast<size_t>(i)])];
-        try {
-          const ecg::Record record = ecg::read_challenge_record(headers[e.header]);
-          std::vector<float> signal(static_cast<size_t>(ecg::kStandardLeadCount * pre.length));
-          ecg::preprocess_into(record.to_signal(), pre, signal.data());
-          out.chunk = DatasetWriter::encode_record(signal.data(), pre.length, settings.deflate_level);
-        } catch (const ecg::RecordError& err) {
-          out.error = err;
-        } catch (const std::bad_alloc&) {
-          out.error = out_of_memory(headers[e.header].stem().string());
-        }
-        return out;
+        const fs::path& header = headers[entries[static_cast<size_t>(labels.kept[static_cast<size_t>(i)])].header];
+        return prepare_record([&] { return ecg::read_challenge_record(header).to_signal(); }, header.stem().string(),
+                              pre, settings.deflate_level);
       },
       [&](int64_t i, PreparedRecord& r) {
         const Entry& e = entries[static_cast<size_t>(labels.kept[static_cast<size_t>(i)])];
@@ -333,118 +284,6 @@ CollectReport collect_challenge(const ChallengeSource& source, const CollectSett
         progress.update(i + 1);
       });
   progress.finish(n_kept);
-  finish_outputs(writer, classes, settings, report);
-  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  return report;
-}
-
-// ---- CODE-15% ----
-
-CollectReport collect_code15(const Code15Source& source, const CollectSettings& settings) {
-  const auto t0 = std::chrono::steady_clock::now();
-  CollectReport report;
-  report.skips = ecg::SkipTally(settings.strict);
-  report.name = output_name(source);
-  report.output = settings.out_dir / (report.name + ".h5");
-  check_split_config(settings.split);  // before hours of reading, not after
-  const fs::path csv = source.dir / "exams.csv";
-  std::error_code ec;
-  AGF_CHECK(fs::is_regular_file(csv, ec), "CODE-15 input {}: exams.csv not found", source.dir.string());
-  const std::vector<fs::path> part_paths = find_code15_parts(source.dir);
-  AGF_CHECK(!part_paths.empty(), "CODE-15 input {}: no exams_part<N>.hdf5 files", source.dir.string());
-  const ecg::Code15ExamTable table = ecg::Code15ExamTable::load(csv);
-
-  // Parts are opened here (exam ids) and shared by the workers, one lock per part: HDF5 serialises its calls
-  // anyway, and the preprocessing, which dominates, runs outside the lock.
-  std::vector<std::unique_ptr<ecg::Code15Part>> parts;
-  std::vector<std::unique_ptr<std::mutex>> part_locks;
-  for (const fs::path& p : part_paths) {
-    parts.push_back(std::make_unique<ecg::Code15Part>(p));
-    part_locks.push_back(std::make_unique<std::mutex>());
-  }
-  struct Exam {
-    int32_t part;
-    int64_t row;
-    int64_t exam_id;
-    std::array<uint8_t, ecg::kCode15LabelCount> labels;
-  };
-  std::vector<Exam> exams;
-  std::unordered_map<int64_t, size_t> seen;
-  for (size_t p = 0; p < parts.size(); ++p)
-    for (int64_t row = 0; row < parts[p]->size(); ++row) {
-      ++report.found;
-      const int64_t id = parts[p]->exam_id(row);
-      auto [it, fresh] = seen.emplace(id, p);
-      AGF_CHECK(fresh, "CODE-15 input {}: exam_id {} is in {} and {}", source.dir.string(), id,
-                part_paths[it->second].filename().string(), part_paths[p].filename().string());
-      const ecg::Code15Exam* e = table.find(id);
-      if (e == nullptr) {
-        note_problem(report.skips, ecg::RecordError(ecg::RecordProblem::missing_labels, fmt::format("code15:{}", id),
-                                               fmt::format("record code15:{}: exam_id has no row in {}", id,
-                                                           csv.string())));
-        continue;
-      }
-      const bool any = std::any_of(e->labels.begin(), e->labels.end(), [](uint8_t v) { return v != 0; });
-      if (!any && source.drop_unlabelled) {
-        ++report.dropped_unlabelled;
-        continue;
-      }
-      exams.push_back({static_cast<int32_t>(p), row, id, e->labels});
-    }
-
-  ecg::PreprocessConfig pre = settings.preprocess;
-  pre.length = source.length;
-  pre.target_fs = 0;  // CODE-15 stays at its 400 Hz
-  DatasetInfo info = base_info(settings, pre, ecg::kCode15Fs);
-  std::string part_names;
-  for (const fs::path& p : part_paths) {
-    if (!part_names.empty()) part_names += ',';
-    part_names += p.filename().string();
-  }
-  info.source = fmt::format("code15:{}", part_names);
-  info.label_selection = fmt::format("CODE-15% labels 1dAVb, RBBB, LBBB, SB, AF, ST from exams.csv (joined on "
-                                     "exam_id); exams with no label {}",
-                                     source.drop_unlabelled ? "dropped" : "kept");
-  info.label_min_count = -1;
-  info.merge_equivalent = 0;
-  info.drop_unlabelled = source.drop_unlabelled ? 1 : 0;
-  const std::vector<DatasetClass> classes = code15_classes();
-  DatasetWriter writer(report.output, info, classes);
-
-  const int workers = worker_count(settings);
-  const auto n = static_cast<int64_t>(exams.size());
-  ProgressLine progress(report.name, n, settings.progress);
-  ordered_parallel_map<PreparedRecord>(
-      n, workers, pipeline_window(workers),
-      [&](int64_t i) {
-        PreparedRecord out;
-        const Exam& e = exams[static_cast<size_t>(i)];
-        try {
-          h5::silence_errors_on_this_thread();  // a damaged part is reported as an ecg::RecordError, not a stack dump
-          ecg::Signal sig;
-          {
-            std::lock_guard lk(*part_locks[static_cast<size_t>(e.part)]);
-            sig = parts[static_cast<size_t>(e.part)]->read(e.row);
-          }
-          std::vector<float> signal(static_cast<size_t>(ecg::kStandardLeadCount * pre.length));
-          ecg::preprocess_into(sig, pre, signal.data());
-          out.chunk = DatasetWriter::encode_record(signal.data(), pre.length, settings.deflate_level);
-        } catch (const ecg::RecordError& err) {
-          out.error = err;
-        } catch (const std::bad_alloc&) {
-          out.error = out_of_memory(fmt::format("code15:{}", e.exam_id));
-        }
-        return out;
-      },
-      [&](int64_t i, PreparedRecord& r) {
-        const Exam& e = exams[static_cast<size_t>(i)];
-        if (report.skips.attempt([&] {
-              if (r.error) throw *r.error;
-            }))
-          writer.append_encoded(r.chunk, e.labels.data(), std::to_string(e.exam_id));
-        progress.update(i + 1);
-      });
-  progress.finish(n);
   finish_outputs(writer, classes, settings, report);
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return report;

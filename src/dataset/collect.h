@@ -3,6 +3,7 @@
 // recursively for .hea) or a CODE-15% folder (exams.csv + exams_part*.hdf5) becomes one dataset file, a class table
 // beside it (<name>.classes.csv) and its splits. Records are read and preprocessed on a thread pool and written in
 // input order, streamed (never all signals in memory); the same input always gives byte-identical files.
+// collect.cpp holds the Challenge half, collect_code15.cpp the CODE-15 half.
 #include <array>
 #include <cstdint>
 #include <filesystem>
