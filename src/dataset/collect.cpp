@@ -73,7 +73,10 @@ std::string stem_of(const fs::path& dir) {
   return name.empty() || name == "." || name == ".." ? std::string("dataset") : name;
 }
 
-// Finishes the dataset, its class table and (when records were skipped) the table of skipped records; fills the
+// <name>.skipped.csv lists the records skipped and those kept with a note.
+bool has_skipped_table(const ecg::SkipTally& skips) { return skips.skipped() > 0 || !skips.notes().empty(); }
+
+// Finishes the dataset, its class table and (when records were skipped or noted) the table of them; fills the
 // report's outcome fields. The tables are staged in temporary files and renamed into place only once the dataset
 // is, so a failed finish leaves a previous run's good tables alone (and no temporary behind); a skipped table left
 // by an earlier run of this name is removed, as it no longer describes the dataset beside it.
@@ -97,7 +100,7 @@ void finish_outputs(DatasetWriter& writer, const std::vector<DatasetClass>& clas
   };
   try {
     staged.emplace_back(stage_class_table(report.class_table, classes, writer.labels(), splits), report.class_table);
-    if (report.skips.skipped() > 0)
+    if (has_skipped_table(report.skips))
       staged.emplace_back(ecg::stage_file(report.skipped_table, skipped_table_text(report.skips)), report.skipped_table);
     writer.finish(splits);
   } catch (...) {
@@ -116,7 +119,7 @@ void finish_outputs(DatasetWriter& writer, const std::vector<DatasetClass>& clas
       throw;
     }
   }
-  if (report.skips.skipped() == 0) {
+  if (!has_skipped_table(report.skips)) {
     std::error_code ec;
     fs::remove(report.skipped_table, ec);
     report.skipped_table.clear();
@@ -133,6 +136,21 @@ std::vector<DatasetClass> to_dataset_classes(const ecg::ClassSet& set) {
   std::vector<DatasetClass> out;
   for (const ecg::LabelClass& c : set.classes()) out.push_back({c.key, c.abbreviation});
   return out;
+}
+
+// A negative gain is legal WFDB (the ADC counts down as the voltage rises) and the conversion to mV honours it, but
+// no Challenge record has one: more likely a header that flips its lead than a real inverted ADC. The record is kept
+// and the note says which leads; --strict refuses it.
+std::optional<ecg::RecordError> negative_gain_note(const ecg::WfdbHeader& h, const std::string& id) {
+  std::vector<std::string> leads;
+  for (const ecg::WfdbLead& l : h.leads)
+    if (l.gain < 0) leads.push_back(fmt::format("{} ({:g})", l.name, l.gain));
+  if (leads.empty()) return std::nullopt;
+  const bool one = leads.size() == 1;
+  return ecg::RecordError(ecg::RecordProblem::negative_gain, id,
+                          fmt::format("record {}: negative gain in lead{} {}: legal WFDB but in no Challenge record, "
+                                      "so the lead{} probably inverted; kept as the header says",
+                                      id, one ? "" : "s", fmt::join(leads, ", "), one ? " is" : "s are"));
 }
 
 }  // namespace
@@ -218,6 +236,7 @@ CollectReport collect_challenge(const ChallengeSource& source, const CollectSett
                                           fmt::format("record {}: sampled at {} Hz, the dataset's first record at {} "
                                                       "Hz (resample with --target-fs)",
                                                       id, r.first->fs, *dataset_fs)));
+        if (auto note = negative_gain_note(*r.first, id)) report.skips.keep_with_note(*note);
         entries.push_back({static_cast<size_t>(i), std::move(r.first->dx)});
       });
   seen_ids.clear();
@@ -296,9 +315,14 @@ std::string CollectReport::summary() const {
   constexpr size_t kShown = 10;
   const auto& skipped = skips.records();
   for (size_t i = 0; i < std::min(kShown, skipped.size()); ++i) s += fmt::format("    {}\n", skipped[i].message);
-  if (!skipped.empty())
-    s += fmt::format("    {}every skipped record with its reason: {}\n",
-                     skipped.size() > kShown ? fmt::format("... {} more; ", skipped.size() - kShown) : "",
+  const auto& noted = skips.notes();
+  for (size_t i = 0; i < std::min(kShown, noted.size()); ++i) s += fmt::format("    kept: {}\n", noted[i].message);
+  const size_t listed = skipped.size() + noted.size(), shown = std::min(kShown, skipped.size()) +
+                                                               std::min(kShown, noted.size());
+  if (listed > 0)
+    s += fmt::format("    {}every {} with its reason: {}\n",
+                     listed > shown ? fmt::format("... {} more; ", listed - shown) : "",
+                     noted.empty() ? "skipped record" : skipped.empty() ? "record kept with a note" : "skipped or noted record",
                      skipped_table.string());
   s += fmt::format("  dropped for no kept class: {}\n", dropped_unlabelled);
   s += fmt::format("  splits: train {}, val {}, test {}\n", split_sizes[0], split_sizes[1], split_sizes[2]);

@@ -55,10 +55,11 @@ struct Code15Source {
 struct CollectReport {
   std::string name;
   std::filesystem::path output, class_table;
-  std::filesystem::path skipped_table;  // <name>.skipped.csv, written when records were skipped (else empty)
+  // <name>.skipped.csv, written when records were skipped or kept with a note (else empty)
+  std::filesystem::path skipped_table;
   int64_t found = 0;               // records (exams) found in the input
   int64_t written = 0;
-  ecg::SkipTally skips;                 // bad records by reason
+  ecg::SkipTally skips;                 // bad records by reason, and records kept with a note
   int64_t dropped_unlabelled = 0;  // good records left out for carrying no kept class
   std::vector<DatasetClass> classes;
   std::vector<int64_t> class_counts;  // written records per class

@@ -55,7 +55,7 @@ void note_problem(ecg::SkipTally& tally, const ecg::RecordError& e);
 // The root attributes every dataset of a run shares (rate, length, preprocessing in words, creator, deflate level).
 DatasetInfo base_info(const CollectSettings& s, const ecg::PreprocessConfig& pre, double fs);
 
-// Finishes the dataset, its class table and (when records were skipped) the table of skipped records; fills the
+// Finishes the dataset, its class table and (when records were skipped or noted) the table of them; fills the
 // report's outcome fields.
 void finish_outputs(DatasetWriter& writer, const std::vector<DatasetClass>& classes, const CollectSettings& settings,
                     CollectReport& report);
