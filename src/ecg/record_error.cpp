@@ -14,6 +14,8 @@ std::string_view problem_name(RecordProblem p) {
     case RecordProblem::unsupported: return "unsupported";
     case RecordProblem::too_short: return "too_short";
     case RecordProblem::missing_labels: return "missing_labels";
+    case RecordProblem::non_finite: return "non_finite";
+    case RecordProblem::flat_signal: return "flat_signal";
     case RecordProblem::negative_gain: return "negative_gain";
   }
   return "unknown";

@@ -23,6 +23,8 @@ enum class RecordProblem {
   unsupported,        // valid WFDB that this reader does not handle (other formats, multi-segment, skew)
   too_short,          // too few samples for the band-pass filter's padding
   missing_labels,     // no label row (CODE-15 exam absent from exams.csv)
+  non_finite,         // a value that is not finite in mV (a gain so small that samples overflow, a NaN in a part)
+  flat_signal,        // every lead zero after preprocessing: no ECG left (a flat recording, a gain of 1e300)
   negative_gain,      // a lead's gain is negative (legal WFDB, in no Challenge record): kept with a note
 };
 

@@ -1,5 +1,6 @@
-// agf-collect's library on Challenge folders holding records that must not reach the dataset as they are: records
-// kept with a note (a negative gain).
+// agf-collect's library on Challenge folders holding records that must not reach the dataset as they are: signals
+// that preprocessing would turn into zeros (gains of 1e300 and 1e-320, a flat recording), and records kept with a
+// note (a negative gain).
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -45,7 +46,61 @@ std::vector<std::string> skipped_rows(const fs::path& csv) {
   return rows;
 }
 
+// Every sample of every lead `value` (ADC units).
+std::vector<std::vector<int16_t>> constant_leads(int16_t value) {
+  return std::vector<std::vector<int16_t>>(12, std::vector<int16_t>(3000, value));
+}
+
 }  // namespace
+
+TEST_CASE("collect: signals that preprocessing would turn into zeros are skipped with their reason") {
+  ScratchDir in, out;
+  const fs::path d = in / "WFDB_Zeros";
+  write_challenge_record(d, "G1", kAF, seeded_leads(1));
+  // 1 ADC unit = 1e-300 mV: the band-passed leads are ~1e-297 mV, under the flat threshold, so z-scored to zeros.
+  write_challenge_record(d, "Huge", kAF, seeded_leads(2), "1e300/mV");
+  // A subnormal gain: every non-zero sample is inf in mV, the filter makes each lead NaN, the z-score zeros.
+  write_challenge_record(d, "Tiny", kAF, seeded_leads(3), "1e-320/mV");
+  // Every sample equal: the band-pass leaves rounding noise, the z-score zeros.
+  write_challenge_record(d, "Flat", kAF, constant_leads(250));
+  // One dead lead among live ones is a real recording: kept, that row zero.
+  auto one_dead = seeded_leads(4);
+  std::fill(one_dead[4].begin(), one_dead[4].end(), int16_t{0});
+  write_challenge_record(d, "Dead_aVL", kAF, one_dead);
+  write_challenge_record(d, "G2", kAF, seeded_leads(5));
+  ChallengeSource src;
+  src.dir = d;
+  src.min_count = 0;
+  const CollectReport rep = collect_challenge(src, quiet_settings(out.path()));
+  MESSAGE(rep.summary());
+  CHECK(ids_of(rep) == std::vector<std::string>{"Dead_aVL", "G1", "G2"});
+  CHECK(rep.skips.skipped(RecordProblem::flat_signal) == 2);
+  CHECK(rep.skips.skipped(RecordProblem::non_finite) == 1);
+  CHECK(skipped_rows(rep.skipped_table) == std::vector<std::string>{"Flat,flat_signal,skipped",
+                                                                    "Huge,flat_signal,skipped",
+                                                                    "Tiny,non_finite,skipped"});
+  const auto& skipped = rep.skips.records();
+  REQUIRE(skipped.size() == 3);
+  // The messages tell a constant recording (250 ADC units = 0.25 mV) from one scaled away (~1e-297 mV).
+  CHECK(skipped[0].message.find("every lead is zero after preprocessing") != std::string::npos);
+  CHECK(skipped[0].message.find("the largest input value is 0.25 mV") != std::string::npos);
+  int largest_adc = 0;
+  for (const auto& lead : seeded_leads(2))
+    for (int16_t v : lead) largest_adc = std::max(largest_adc, std::abs(static_cast<int>(v)));
+  CHECK(skipped[1].message.find(fmt::format("the largest input value is {:g} mV", largest_adc / 1e300)) !=
+        std::string::npos);
+  CHECK(skipped[2].message == "record Tiny: lead 0 (I) is not finite after filtering: its input holds inf or NaN "
+                               "in mV (a gain too small for its samples, or damaged data)");
+
+  DatasetReader r(rep.output);
+  const auto dead = r.read_signals(std::vector<int64_t>{0}).to_vector<float>();
+  const int64_t t = r.length();
+  for (int64_t lead = 0; lead < 12; ++lead) {
+    const auto row = dead.begin() + lead * t;
+    const bool zero = std::all_of(row, row + t, [](float v) { return v == 0.0f; });
+    CHECK_MESSAGE(zero == (lead == 4), "lead " << lead);
+  }
+}
 
 TEST_CASE("collect: a negative gain is kept with a note; --strict refuses it") {
   ScratchDir in, out, strict_out;
