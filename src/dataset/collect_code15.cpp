@@ -2,6 +2,7 @@
 // sources share (the worker pool, a record's trip to its chunk, the finish) is in collect_common.h.
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
@@ -53,6 +54,46 @@ std::string output_name(const Code15Source& source) {
   return source.name.empty() ? std::string("code15") : source.name;
 }
 
+namespace {
+
+// The exams exams.csv lists that no readable part holds are skipped by name, each with the reason its part gives:
+// the part is not in the folder, cannot be opened (truncated, corrupt), or does not hold the exam. Naming every exam
+// costs nothing (exams.csv is in memory) and says exactly which rows of the release are absent from the dataset,
+// where a per-part line would leave them to be worked out. An unreadable part that exams.csv names for no exam is
+// listed under its own file name, so that no damage goes unsaid.
+void skip_exams_outside_parts(const ecg::Code15ExamTable& table, const std::unordered_map<int64_t, size_t>& seen,
+                              const std::map<std::string, ecg::RecordError>& unreadable,
+                              const std::vector<fs::path>& part_paths, const Code15Source& source,
+                              CollectReport& report) {
+  std::map<std::string, bool> present;  // part file name -> named by an exams.csv row
+  for (const fs::path& p : part_paths) present.emplace(p.filename().string(), false);
+  for (const ecg::Code15Exam& e : table.exams()) {
+    if (seen.count(e.exam_id)) continue;
+    const std::string record = fmt::format("code15:{}", e.exam_id);
+    auto part = present.find(e.trace_file);
+    ecg::RecordProblem problem = ecg::RecordProblem::missing_file;
+    std::string why;
+    if (part == present.end()) {
+      why = fmt::format("exams.csv places it in {}, which is not in {}", e.trace_file, source.dir.string());
+    } else if (auto bad = unreadable.find(e.trace_file); bad != unreadable.end()) {
+      part->second = true;
+      problem = bad->second.problem();
+      why = fmt::format("its part {} cannot be read ({})", e.trace_file, bad->second.what());
+    } else {
+      why = fmt::format("exams.csv places it in {}, which does not hold it", e.trace_file);
+    }
+    ++report.found;
+    note_problem(report.skips, ecg::RecordError(problem, record, fmt::format("record {}: {}", record, why)));
+  }
+  for (const auto& [name, error] : unreadable)
+    if (!present.at(name)) {
+      ++report.found;
+      note_problem(report.skips, error);
+    }
+}
+
+}  // namespace
+
 CollectReport collect_code15(const Code15Source& source, const CollectSettings& settings) {
   const auto t0 = std::chrono::steady_clock::now();
   CollectReport report;
@@ -68,11 +109,19 @@ CollectReport collect_code15(const Code15Source& source, const CollectSettings& 
   const ecg::Code15ExamTable table = ecg::Code15ExamTable::load(csv);
 
   // Parts are opened here (exam ids) and shared by the workers, one lock per part: HDF5 serialises its calls
-  // anyway, and the preprocessing, which dominates, runs outside the lock.
+  // anyway, and the preprocessing, which dominates, runs outside the lock. A part that cannot be opened costs its
+  // exams, not the run (under --strict it ends the run).
   std::vector<std::unique_ptr<ecg::Code15Part>> parts;
   std::vector<std::unique_ptr<std::mutex>> part_locks;
+  std::map<std::string, ecg::RecordError> unreadable;  // part file name -> why
   for (const fs::path& p : part_paths) {
-    parts.push_back(std::make_unique<ecg::Code15Part>(p));
+    try {
+      parts.push_back(std::make_unique<ecg::Code15Part>(p));
+    } catch (const ecg::RecordError& e) {
+      if (settings.strict) throw;
+      parts.push_back(nullptr);
+      unreadable.emplace(p.filename().string(), e);
+    }
     part_locks.push_back(std::make_unique<std::mutex>());
   }
   struct Exam {
@@ -84,7 +133,7 @@ CollectReport collect_code15(const Code15Source& source, const CollectSettings& 
   std::vector<Exam> exams;
   std::unordered_map<int64_t, size_t> seen;
   for (size_t p = 0; p < parts.size(); ++p)
-    for (int64_t row = 0; row < parts[p]->size(); ++row) {
+    for (int64_t row = 0; parts[p] && row < parts[p]->size(); ++row) {
       ++report.found;
       const int64_t id = parts[p]->exam_id(row);
       auto [it, fresh] = seen.emplace(id, p);
@@ -104,15 +153,17 @@ CollectReport collect_code15(const Code15Source& source, const CollectSettings& 
       }
       exams.push_back({static_cast<int32_t>(p), row, id, e->labels});
     }
+  skip_exams_outside_parts(table, seen, unreadable, part_paths, source, report);
 
   ecg::PreprocessConfig pre = settings.preprocess;
   pre.length = source.length;
   pre.target_fs = 0;  // CODE-15 stays at its 400 Hz
   DatasetInfo info = base_info(settings, pre, ecg::kCode15Fs);
   std::string part_names;
-  for (const fs::path& p : part_paths) {
+  for (size_t p = 0; p < parts.size(); ++p) {
+    if (!parts[p]) continue;
     if (!part_names.empty()) part_names += ',';
-    part_names += p.filename().string();
+    part_names += part_paths[p].filename().string();
   }
   info.source = fmt::format("code15:{}", part_names);
   info.label_selection = fmt::format("CODE-15% labels 1dAVb, RBBB, LBBB, SB, AF, ST from exams.csv (joined on "
