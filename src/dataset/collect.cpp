@@ -80,6 +80,7 @@ bool has_skipped_table(const ecg::SkipTally& skips) { return skips.skipped() > 0
 // report's outcome fields. The tables are staged in temporary files and renamed into place only once the dataset
 // is, so a failed finish leaves a previous run's good tables alone (and no temporary behind); a skipped table left
 // by an earlier run of this name is removed, as it no longer describes the dataset beside it.
+
 void finish_outputs(DatasetWriter& writer, const std::vector<DatasetClass>& classes, const CollectSettings& settings,
                     CollectReport& report) {
   const int64_t n = writer.size(), k = writer.num_classes();
@@ -153,6 +154,49 @@ std::optional<ecg::RecordError> negative_gain_note(const ecg::WfdbHeader& h, con
                                       id, one ? "" : "s", fmt::join(leads, ", "), one ? " is" : "s are"));
 }
 
+// How the classes of a Challenge dataset are chosen from the records that carry them.
+struct ClassRule {
+  const ecg::ClassSet& all;  // every scored class
+  int64_t min_count;
+  std::optional<std::vector<int64_t>> published;  // per class of `all`, when the published table decides
+
+  // Counting: the classes that more than min_count of the records (those of `rows` when given) carry. Published
+  // counts: the classes whose published count is above min_count (the reference's class set, whatever share of the
+  // dataset is here), less those that none of the records carries, since a column of zeros is no class to learn or
+  // score.
+  ecg::ClassSet choose(const std::vector<std::vector<std::string>>& codes,
+                       const std::vector<size_t>* rows = nullptr) const {
+    const std::vector<int64_t> counts = ecg::count_records(all, codes, rows);
+    if (!published) return ecg::select_classes(all, counts, min_count);
+    std::vector<int64_t> keep;
+    for (int64_t i = 0; i < all.size(); ++i)
+      if ((*published)[static_cast<size_t>(i)] > min_count && counts[static_cast<size_t>(i)] > 0) keep.push_back(i);
+    return all.subset(keep);
+  }
+};
+
+std::string abbreviations_of(const std::vector<DatasetClass>& classes) {
+  std::vector<std::string> out;
+  for (const DatasetClass& c : classes) out.push_back(c.abbreviation);
+  return fmt::format("{}", fmt::join(out, ", "));
+}
+
+// The classes of `set` that `within` has too, in `set`'s order.
+ecg::ClassSet classes_within(const ecg::ClassSet& set, const ecg::ClassSet& within) {
+  std::vector<int64_t> keep;
+  for (int64_t i = 0; i < set.size(); ++i)
+    if (within.index_of_code(set[i].codes.front())) keep.push_back(i);
+  return set.subset(keep);
+}
+
+// The classes of `before` that `after` no longer has.
+std::vector<DatasetClass> classes_left_out(const ecg::ClassSet& before, const ecg::ClassSet& after) {
+  std::vector<DatasetClass> out;
+  for (const ecg::LabelClass& c : before.classes())
+    if (!after.index_of_code(c.codes.front())) out.push_back({c.key, c.abbreviation});
+  return out;
+}
+
 }  // namespace
 
 std::vector<fs::path> find_challenge_headers(const fs::path& dir) {
@@ -201,7 +245,7 @@ CollectReport collect_challenge(const ChallengeSource& source, const CollectSett
       source.label_table.empty() ? ecg::ScoredCodeTable::load_default() : ecg::ScoredCodeTable::load(source.label_table);
   const int workers = worker_count(settings);
 
-  // Pass 1: headers only (diagnoses and rates), to choose the classes before any signal is written.
+  // Pass 1: headers only (diagnoses and rates), for a first choice of classes before any signal is read.
   // Per good header: its index in `headers`, and its codes (moved into record_codes once the pass is done). Only
   // this bookkeeping grows with the record count; signals never wait in memory.
   struct Entry {
@@ -243,32 +287,36 @@ CollectReport collect_challenge(const ChallengeSource& source, const CollectSett
   AGF_CHECK(!entries.empty(), "Challenge input {}: none of the {} headers could be read ({})", source.dir.string(),
             report.found, report.skips.summary());
 
-  // Classes: scored codes carried by more than min_count records (found here, or as published).
+  // Classes: scored codes carried by more than min_count records, counted in the records written (or as published,
+  // less the classes no written record carries). Which records survive reading and preprocessing is only known in
+  // pass 2, so the classes the headers promise are a first choice: pass 2 writes the records that carry one of
+  // them, then the classes are chosen again from the records written. Skips can only take classes away; when they
+  // do, the labels are rewritten, and in the rare case that a written record is left with no class (dropped
+  // unlabelled), pass 2 runs again without those classes, so that /signals holds no row outside the splits.
   const ecg::ClassSet all = ecg::scored_classes(table, source.merge_equivalent);
   std::vector<std::vector<std::string>> record_codes;
   record_codes.reserve(entries.size());
   for (Entry& e : entries) record_codes.push_back(std::move(e.dx));
-  std::vector<int64_t> counts;
-  std::string count_source = "counted in the records found";
+  ClassRule rule{all, source.min_count, std::nullopt};
+  std::string count_source = "counted in the records written";
   if (source.published_counts) {
     const ecg::ChallengeDataset d =
         ecg::parse_challenge_dataset(source.challenge_dataset.empty() ? report.name : source.challenge_dataset);
-    counts = ecg::published_counts(table, all, d);
-    count_source = fmt::format("as published for {}", ecg::dataset_name(d));
-  } else {
-    counts = ecg::count_records(all, record_codes);
+    rule.published = ecg::published_counts(table, all, d);
+    count_source = fmt::format("as published for {}, less classes no written record carries", ecg::dataset_name(d));
   }
-  const ecg::ClassSet kept = ecg::select_classes(all, counts, source.min_count);
-  if (kept.size() == 0) {
+  ecg::ClassSet kept = rule.choose(record_codes);
+  if (kept.size() == 0) {  // before any signal is read: skips can only lower the counts
+    std::vector<int64_t> counts = ecg::count_records(all, record_codes);
+    if (rule.published)  // the published counts of the classes these records carry
+      for (size_t i = 0; i < counts.size(); ++i) counts[i] = counts[i] > 0 ? (*rule.published)[i] : 0;
     const auto top = std::max_element(counts.begin(), counts.end()) - counts.begin();
     AGF_FAIL("Challenge input {}: no scored class has more than {} records ({}; the most common, {}, has {}): "
              "lower --min-count",
-             source.dir.string(), source.min_count, count_source, all[top].abbreviation,
+             source.dir.string(), source.min_count,
+             rule.published ? count_source : std::string("counted in the headers"), all[top].abbreviation,
              counts[static_cast<size_t>(top)]);
   }
-  const ecg::LabelMatrix labels = ecg::encode_multi_hot(kept, record_codes, source.drop_unlabelled);
-  report.dropped_unlabelled = labels.dropped;
-  const int64_t k = kept.size();
 
   ecg::PreprocessConfig pre = settings.preprocess;
   DatasetInfo info = base_info(settings, pre, *dataset_fs);
@@ -280,30 +328,82 @@ CollectReport collect_challenge(const ChallengeSource& source, const CollectSett
   info.label_min_count = source.min_count;
   info.merge_equivalent = source.merge_equivalent ? 1 : 0;
   info.drop_unlabelled = source.drop_unlabelled ? 1 : 0;
-  const std::vector<DatasetClass> classes = to_dataset_classes(kept);
-  DatasetWriter writer(report.output, info, classes);
+  const ecg::SkipTally after_headers = report.skips;
+  const ecg::ClassSet first_choice = kept;
+  // Records that pass 2 skipped in an earlier round: not read again, their skips carried over.
+  std::vector<char> unreadable(entries.size(), 0);
+  std::vector<ecg::RecordError> read_skips;
 
-  // Pass 2: read, check, preprocess and compress on the workers; write in input order here.
-  const auto n_kept = static_cast<int64_t>(labels.kept.size());
-  const uint8_t* label_rows = labels.labels.data<uint8_t>();
-  ProgressLine progress(report.name, n_kept, settings.progress);
-  ordered_parallel_map<PreparedRecord>(
-      n_kept, workers, pipeline_window(workers),
-      [&](int64_t i) {
-        const fs::path& header = headers[entries[static_cast<size_t>(labels.kept[static_cast<size_t>(i)])].header];
-        return prepare_record([&] { return ecg::read_challenge_record(header).to_signal(); }, header.stem().string(),
-                              pre, settings.deflate_level);
-      },
-      [&](int64_t i, PreparedRecord& r) {
-        const Entry& e = entries[static_cast<size_t>(labels.kept[static_cast<size_t>(i)])];
-        if (report.skips.attempt([&] {
-              if (r.error) throw *r.error;
-            }))
-          writer.append_encoded(r.chunk, label_rows + i * k, headers[e.header].stem().string());
-        progress.update(i + 1);
-      });
-  progress.finish(n_kept);
-  finish_outputs(writer, classes, settings, report);
+  for (int round = 0;; ++round) {
+    report.skips = after_headers;
+    for (const ecg::RecordError& e : read_skips) report.skips.note(e);
+    std::vector<size_t> candidates;  // the entries this round reads (round 0: all, without a copy of their codes)
+    std::vector<std::vector<std::string>> candidate_codes;
+    for (size_t e = 0; round > 0 && e < entries.size(); ++e)
+      if (!unreadable[e]) {
+        candidates.push_back(e);
+        candidate_codes.push_back(record_codes[e]);
+      }
+    const ecg::LabelMatrix labels =
+        ecg::encode_multi_hot(kept, round == 0 ? record_codes : candidate_codes, source.drop_unlabelled);
+    auto entry_of = [&](int64_t row) {
+      const auto i = static_cast<size_t>(labels.kept[static_cast<size_t>(row)]);
+      return round == 0 ? i : candidates[i];
+    };
+    report.dropped_unlabelled = labels.dropped;
+    const int64_t k = kept.size();
+    DatasetWriter writer(report.output, info, to_dataset_classes(kept));
+
+    // Pass 2: read, check, preprocess and compress on the workers; write in input order here.
+    const auto n_kept = static_cast<int64_t>(labels.kept.size());
+    const uint8_t* label_rows = labels.labels.data<uint8_t>();
+    std::vector<size_t> written;  // per row written, its record (an index of entries and record_codes)
+    ProgressLine progress(round == 0 ? report.name : fmt::format("{} (again, without {})", report.name,
+                                                                 abbreviations_of(classes_left_out(first_choice, kept))),
+                          n_kept, settings.progress);
+    ordered_parallel_map<PreparedRecord>(
+        n_kept, workers, pipeline_window(workers),
+        [&](int64_t i) {
+          const fs::path& header = headers[entries[entry_of(i)].header];
+          return prepare_record([&] { return ecg::read_challenge_record(header).to_signal(); }, header.stem().string(),
+                                pre, settings.deflate_level);
+        },
+        [&](int64_t i, PreparedRecord& r) {
+          const size_t entry = entry_of(i);
+          if (report.skips.attempt([&] {
+                if (r.error) throw *r.error;
+              })) {
+            writer.append_encoded(r.chunk, label_rows + i * k, headers[entries[entry].header].stem().string());
+            written.push_back(entry);
+          } else {
+            unreadable[entry] = 1;
+            read_skips.push_back(*r.error);
+          }
+          progress.update(i + 1);
+        });
+    progress.finish(n_kept);
+
+    // Within `kept`, so that each round has fewer classes than the last: files changing under a run cannot make it
+    // loop.
+    const ecg::ClassSet chosen = classes_within(rule.choose(record_codes, &written), kept);
+    AGF_CHECK(chosen.size() > 0 || written.empty(),
+              "Challenge input {}: no scored class has more than {} of the {} records written ({}; {}): lower "
+              "--min-count",
+              source.dir.string(), source.min_count, written.size(), count_source, report.skips.summary());
+    if (chosen.size() != kept.size()) {
+      std::vector<std::vector<std::string>> written_codes;
+      for (size_t e : written) written_codes.push_back(record_codes[e]);
+      const ecg::LabelMatrix relabelled = ecg::encode_multi_hot(chosen, written_codes, source.drop_unlabelled);
+      if (relabelled.dropped > 0) {  // rows of this file would carry no class: write it again without them
+        kept = chosen;
+        continue;
+      }
+      writer.relabel(to_dataset_classes(chosen), relabelled.labels.to_vector<uint8_t>());
+    }
+    report.classes_left_out = classes_left_out(first_choice, chosen);
+    finish_outputs(writer, to_dataset_classes(chosen), settings, report);
+    break;
+  }
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return report;
 }
@@ -324,6 +424,8 @@ std::string CollectReport::summary() const {
                      listed > shown ? fmt::format("... {} more; ", listed - shown) : "",
                      noted.empty() ? "skipped record" : skipped.empty() ? "record kept with a note" : "skipped or noted record",
                      skipped_table.string());
+  if (!classes_left_out.empty())
+    s += fmt::format("  classes left out for too few records written: {}\n", abbreviations_of(classes_left_out));
   s += fmt::format("  dropped for no kept class: {}\n", dropped_unlabelled);
   s += fmt::format("  splits: train {}, val {}, test {}\n", split_sizes[0], split_sizes[1], split_sizes[2]);
   s += fmt::format("  classes ({}; table {}):\n", classes.size(), class_table.string());

@@ -1,6 +1,6 @@
-// agf-collect's library on Challenge folders holding records that must not reach the dataset as they are: signals
-// that preprocessing would turn into zeros (gains of 1e300 and 1e-320, a flat recording), and records kept with a
-// note (a negative gain).
+// agf-collect's library on Challenge folders holding records that must not reach the dataset as they are: classes
+// chosen from the records written (not the headers), signals that preprocessing would turn into zeros (gains of
+// 1e300 and 1e-320, a flat recording), and records kept with a note (a negative gain).
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -26,6 +26,8 @@ CollectSettings quiet_settings(const fs::path& out, int threads = 2) {
 }
 
 constexpr const char* kAF = "164889003";
+constexpr const char* kNSR = "426783006";
+constexpr const char* kIAVB = "270492004";
 
 std::vector<std::string> ids_of(const CollectReport& rep) { return DatasetReader(rep.output).record_ids(); }
 
@@ -52,6 +54,109 @@ std::vector<std::vector<int16_t>> constant_leads(int16_t value) {
 }
 
 }  // namespace
+
+TEST_CASE("collect: a class whose only records are skipped is not kept, though --min-count 1 and its headers pass") {
+  ScratchDir in, out;
+  const fs::path d = in / "WFDB_Skips";
+  write_challenge_record(d, "A1", kAF, seeded_leads(1));
+  write_challenge_record(d, "A2", kAF, seeded_leads(2));
+  write_challenge_record(d, "A3", kAF, seeded_leads(3));
+  write_challenge_record(d, "N1", kNSR, seeded_leads(4), "1000/mV", /*corrupt=*/true);
+  write_challenge_record(d, "N2", kNSR, seeded_leads(5), "1000/mV", /*corrupt=*/true);
+  ChallengeSource src;
+  src.dir = d;
+  src.min_count = 1;  // NSR's two headers are more than one: only reading its records shows it has none
+  const CollectReport rep = collect_challenge(src, quiet_settings(out.path()));
+  MESSAGE(rep.summary());
+  CHECK(rep.written == 3);
+  CHECK(rep.classes == std::vector<DatasetClass>{{kAF, "AF"}});
+  CHECK(rep.class_counts == std::vector<int64_t>{3});
+  CHECK(rep.classes_left_out == std::vector<DatasetClass>{{kNSR, "NSR"}});
+  CHECK(rep.summary().find("classes left out for too few records written: NSR") != std::string::npos);
+  DatasetReader r(rep.output);
+  CHECK(r.classes() == std::vector<DatasetClass>{{kAF, "AF"}});
+  CHECK(r.labels() == std::vector<uint8_t>{1, 1, 1});
+  CHECK(r.record_ids() == std::vector<std::string>{"A1", "A2", "A3"});
+  const std::string table = file_bytes(rep.class_table);
+  CHECK(table == fmt::format("index,code,abbreviation,records,train,val,test\n0,{},AF,3,{},{},{}\n", kAF,
+                             r.splits().train.size(), r.splits().val.size(), r.splits().test.size()));
+  CHECK(skipped_rows(rep.skipped_table) ==
+        std::vector<std::string>{"N1,checksum_mismatch,skipped", "N2,checksum_mismatch,skipped"});
+
+  // Records kept without a class change nothing: the class still goes, its skipped records are still named.
+  ScratchDir out2;
+  src.drop_unlabelled = false;
+  const CollectReport kept = collect_challenge(src, quiet_settings(out2.path()));
+  CHECK(kept.classes == std::vector<DatasetClass>{{kAF, "AF"}});
+  CHECK(kept.skips.skipped(RecordProblem::checksum_mismatch) == 2);
+}
+
+TEST_CASE("collect: a class that skips leave with too few records goes, and so do the records only it labelled") {
+  ScratchDir in, out, ref_in, ref_out, keep_out;
+  // IAVB has three headers (more than --min-count 2) but two readable records, one of which (I2) carries nothing
+  // else: the signals are written before the classes are known, and I2 must not stay in /signals as a row outside
+  // the splits. A2 keeps its row, for AF.
+  auto write_af = [](const fs::path& d) {
+    write_challenge_record(d, "A1", kAF, seeded_leads(1));
+    write_challenge_record(d, "A2", fmt::format("{},{}", kAF, kIAVB), seeded_leads(2));
+    write_challenge_record(d, "A3", kAF, seeded_leads(3));
+  };
+  const fs::path d = in / "WFDB_Rewrite";
+  write_af(d);
+  write_challenge_record(d, "I1", kIAVB, seeded_leads(4), "1000/mV", /*corrupt=*/true);
+  write_challenge_record(d, "I2", kIAVB, seeded_leads(5));
+  ChallengeSource src;
+  src.dir = d;
+  src.min_count = 2;
+  const CollectReport rep = collect_challenge(src, quiet_settings(out.path(), 3));
+  MESSAGE(rep.summary());
+  CHECK(rep.classes == std::vector<DatasetClass>{{kAF, "AF"}});
+  CHECK(rep.class_counts == std::vector<int64_t>{3});
+  CHECK(rep.classes_left_out == std::vector<DatasetClass>{{kIAVB, "IAVB"}});
+  CHECK(ids_of(rep) == std::vector<std::string>{"A1", "A2", "A3"});
+  CHECK(rep.written == 3);
+  CHECK(rep.dropped_unlabelled == 1);  // I2
+  CHECK(rep.skips.skipped() == 1);     // I1, named once though the folder was written twice
+  CHECK(rep.skips.ok() == 3);
+  CHECK(skipped_rows(rep.skipped_table) == std::vector<std::string>{"I1,checksum_mismatch,skipped"});
+  DatasetReader r(rep.output);
+  CHECK(r.labels() == std::vector<uint8_t>{1, 1, 1});
+  CHECK(r.splits().train.size() + r.splits().val.size() + r.splits().test.size() == 3);
+
+  // Byte for byte the file of a run that never saw IAVB's two records.
+  const fs::path ref = ref_in / "WFDB_Rewrite";
+  write_af(ref);
+  src.dir = ref;
+  const CollectReport direct = collect_challenge(src, quiet_settings(ref_out.path()));
+  CHECK(direct.classes == rep.classes);
+  CHECK(file_bytes(direct.output) == file_bytes(rep.output));
+
+  // Records with no kept class kept as all-zero rows: nothing to drop, I2 stays unlabelled.
+  src.dir = d;
+  src.drop_unlabelled = false;
+  const CollectReport kept = collect_challenge(src, quiet_settings(keep_out.path()));
+  CHECK(ids_of(kept) == std::vector<std::string>{"A1", "A2", "A3", "I2"});
+  CHECK(kept.classes == std::vector<DatasetClass>{{kAF, "AF"}});
+  CHECK(DatasetReader(kept.output).labels() == std::vector<uint8_t>{1, 1, 1, 0});
+  CHECK(kept.dropped_unlabelled == 0);
+}
+
+TEST_CASE("collect: published counts choose the classes, less those no written record carries") {
+  ScratchDir in, out;
+  const fs::path d = in / "WFDB_Ga";
+  write_challenge_record(d, "A1", kAF, seeded_leads(1));
+  write_challenge_record(d, "A2", kAF, seeded_leads(2));
+  write_challenge_record(d, "N1", kNSR, seeded_leads(3), "1000/mV", /*corrupt=*/true);
+  ChallengeSource src;
+  src.dir = d;
+  src.published_counts = true;  // Georgia (from the name): AF 570 and NSR 1752 records published, both above 200
+  const CollectReport rep = collect_challenge(src, quiet_settings(out.path()));
+  CHECK(rep.classes == std::vector<DatasetClass>{{kAF, "AF"}});
+  CHECK(rep.class_counts == std::vector<int64_t>{2});
+  CHECK(rep.classes_left_out == std::vector<DatasetClass>{{kNSR, "NSR"}});
+  CHECK(DatasetReader(rep.output).info().label_selection.find("as published for georgia, less classes no written "
+                                                              "record carries") != std::string::npos);
+}
 
 TEST_CASE("collect: signals that preprocessing would turn into zeros are skipped with their reason") {
   ScratchDir in, out;
