@@ -2,22 +2,18 @@
 
 #include <algorithm>
 #include <chrono>
-#include <mutex>
 #include <optional>
 #include <thread>
 #include <unordered_map>
 
+#include "dataset/collect_common.h"
 #include "ecg/atomic_file.h"
-#include "ecg/code15.h"
-#include "dataset/dataset_h5.h"
 #include "dataset/dataset_pipeline.h"
 #include "dataset/dataset_report.h"
 #include "dataset/dataset_writer.h"
-#include "ecg/h5_threadsafe.h"  // HDF5 is called from several threads here
 #include "ecg/labels.h"
 #include "ecg/leads.h"
 #include "ecg/record.h"
-#include "ecg/text_util.h"
 #include "ecg/wfdb_header.h"
 #include "tensor/error.h"
 
@@ -25,7 +21,7 @@ namespace agf::dataset {
 
 namespace fs = std::filesystem;
 
-namespace {
+namespace detail {
 
 int worker_count(const CollectSettings& s) {
   if (s.threads > 0) return s.threads;
@@ -34,21 +30,12 @@ int worker_count(const CollectSettings& s) {
 
 int64_t pipeline_window(int workers) { return 4 * static_cast<int64_t>(workers) + 4; }
 
-// A record's outcome from a worker: its stored chunk, or the reason it is skipped.
-struct PreparedRecord {
-  std::vector<uint8_t> chunk;
-  std::optional<ecg::RecordError> error;
-};
-
-// A std::bad_alloc while one record is read or preprocessed (a record far larger than any real one) is that record's
-// problem, skipped and counted like any other, not an abort of the whole run with a message naming no file.
 ecg::RecordError out_of_memory(const std::string& record) {
   return ecg::RecordError(ecg::RecordProblem::unsupported, record,
                      fmt::format("record {}: out of memory while reading and preprocessing it (std::bad_alloc)",
                                  record));
 }
 
-// Counts a skip (or, under --strict, throws it) through the tally, so both policies live in one place.
 void note_problem(ecg::SkipTally& tally, const ecg::RecordError& e) {
   tally.attempt([&] { throw e; });
 }
@@ -86,10 +73,14 @@ std::string stem_of(const fs::path& dir) {
   return name.empty() || name == "." || name == ".." ? std::string("dataset") : name;
 }
 
-// Finishes the dataset, its class table and (when records were skipped) the table of skipped records; fills the
+// <name>.skipped.csv lists the records skipped and those kept with a note.
+bool has_skipped_table(const ecg::SkipTally& skips) { return skips.skipped() > 0 || !skips.notes().empty(); }
+
+// Finishes the dataset, its class table and (when records were skipped or noted) the table of them; fills the
 // report's outcome fields. The tables are staged in temporary files and renamed into place only once the dataset
 // is, so a failed finish leaves a previous run's good tables alone (and no temporary behind); a skipped table left
 // by an earlier run of this name is removed, as it no longer describes the dataset beside it.
+
 void finish_outputs(DatasetWriter& writer, const std::vector<DatasetClass>& classes, const CollectSettings& settings,
                     CollectReport& report) {
   const int64_t n = writer.size(), k = writer.num_classes();
@@ -110,7 +101,7 @@ void finish_outputs(DatasetWriter& writer, const std::vector<DatasetClass>& clas
   };
   try {
     staged.emplace_back(stage_class_table(report.class_table, classes, writer.labels(), splits), report.class_table);
-    if (report.skips.skipped() > 0)
+    if (has_skipped_table(report.skips))
       staged.emplace_back(ecg::stage_file(report.skipped_table, skipped_table_text(report.skips)), report.skipped_table);
     writer.finish(splits);
   } catch (...) {
@@ -129,16 +120,80 @@ void finish_outputs(DatasetWriter& writer, const std::vector<DatasetClass>& clas
       throw;
     }
   }
-  if (report.skips.skipped() == 0) {
+  if (!has_skipped_table(report.skips)) {
     std::error_code ec;
     fs::remove(report.skipped_table, ec);
     report.skipped_table.clear();
   }
 }
 
+}  // namespace detail
+
+using namespace detail;
+
+namespace {
+
 std::vector<DatasetClass> to_dataset_classes(const ecg::ClassSet& set) {
   std::vector<DatasetClass> out;
   for (const ecg::LabelClass& c : set.classes()) out.push_back({c.key, c.abbreviation});
+  return out;
+}
+
+// A negative gain is legal WFDB (the ADC counts down as the voltage rises) and the conversion to mV honours it, but
+// no Challenge record has one: more likely a header that flips its lead than a real inverted ADC. The record is kept
+// and the note says which leads; --strict refuses it.
+std::optional<ecg::RecordError> negative_gain_note(const ecg::WfdbHeader& h, const std::string& id) {
+  std::vector<std::string> leads;
+  for (const ecg::WfdbLead& l : h.leads)
+    if (l.gain < 0) leads.push_back(fmt::format("{} ({:g})", l.name, l.gain));
+  if (leads.empty()) return std::nullopt;
+  const bool one = leads.size() == 1;
+  return ecg::RecordError(ecg::RecordProblem::negative_gain, id,
+                          fmt::format("record {}: negative gain in lead{} {}: legal WFDB but in no Challenge record, "
+                                      "so the lead{} probably inverted; kept as the header says",
+                                      id, one ? "" : "s", fmt::join(leads, ", "), one ? " is" : "s are"));
+}
+
+// How the classes of a Challenge dataset are chosen from the records that carry them.
+struct ClassRule {
+  const ecg::ClassSet& all;  // every scored class
+  int64_t min_count;
+  std::optional<std::vector<int64_t>> published;  // per class of `all`, when the published table decides
+
+  // Counting: the classes that more than min_count of the records (those of `rows` when given) carry. Published
+  // counts: the classes whose published count is above min_count (the reference's class set, whatever share of the
+  // dataset is here), less those that none of the records carries, since a column of zeros is no class to learn or
+  // score.
+  ecg::ClassSet choose(const std::vector<std::vector<std::string>>& codes,
+                       const std::vector<size_t>* rows = nullptr) const {
+    const std::vector<int64_t> counts = ecg::count_records(all, codes, rows);
+    if (!published) return ecg::select_classes(all, counts, min_count);
+    std::vector<int64_t> keep;
+    for (int64_t i = 0; i < all.size(); ++i)
+      if ((*published)[static_cast<size_t>(i)] > min_count && counts[static_cast<size_t>(i)] > 0) keep.push_back(i);
+    return all.subset(keep);
+  }
+};
+
+std::string abbreviations_of(const std::vector<DatasetClass>& classes) {
+  std::vector<std::string> out;
+  for (const DatasetClass& c : classes) out.push_back(c.abbreviation);
+  return fmt::format("{}", fmt::join(out, ", "));
+}
+
+// The classes of `set` that `within` has too, in `set`'s order.
+ecg::ClassSet classes_within(const ecg::ClassSet& set, const ecg::ClassSet& within) {
+  std::vector<int64_t> keep;
+  for (int64_t i = 0; i < set.size(); ++i)
+    if (within.index_of_code(set[i].codes.front())) keep.push_back(i);
+  return set.subset(keep);
+}
+
+// The classes of `before` that `after` no longer has.
+std::vector<DatasetClass> classes_left_out(const ecg::ClassSet& before, const ecg::ClassSet& after) {
+  std::vector<DatasetClass> out;
+  for (const ecg::LabelClass& c : before.classes())
+    if (!after.index_of_code(c.codes.front())) out.push_back({c.key, c.abbreviation});
   return out;
 }
 
@@ -156,40 +211,8 @@ std::vector<fs::path> find_challenge_headers(const fs::path& dir) {
   return out;
 }
 
-std::vector<fs::path> find_code15_parts(const fs::path& dir) {
-  std::error_code ec;
-  AGF_CHECK(fs::is_directory(dir, ec), "CODE-15 input {} is not a folder", dir.string());
-  std::vector<std::pair<int64_t, fs::path>> found;
-  for (const auto& e : fs::directory_iterator(dir, ec)) {
-    const std::string name = e.path().filename().string();
-    constexpr std::string_view prefix = "exams_part", suffix = ".hdf5";
-    if (!name.starts_with(prefix) || !name.ends_with(suffix)) continue;
-    auto number = ecg::text::parse_int(std::string_view(name).substr(prefix.size(), name.size() - prefix.size() -
-                                                                                     suffix.size()));
-    if (number) found.emplace_back(*number, e.path());
-  }
-  AGF_CHECK(!ec, "listing {}: {}", dir.string(), ec.message());
-  std::sort(found.begin(), found.end());
-  std::vector<fs::path> out;
-  for (auto& f : found) out.push_back(std::move(f.second));
-  return out;
-}
-
-std::vector<DatasetClass> code15_classes() {
-  // The SNOMED CT codes of CODE-15's labels as the Challenge scores them (IAVB, RBBB, LBBB, SB, AF, STach).
-  static const std::array<std::string_view, ecg::kCode15LabelCount> codes = {"270492004", "59118001",  "164909002",
-                                                                        "426177001", "164889003", "427084000"};
-  std::vector<DatasetClass> out;
-  for (size_t i = 0; i < codes.size(); ++i) out.push_back({std::string(codes[i]), std::string(ecg::kCode15Labels[i])});
-  return out;
-}
-
 std::string output_name(const ChallengeSource& source) {
   return source.name.empty() ? stem_of(source.dir) : source.name;
-}
-
-std::string output_name(const Code15Source& source) {
-  return source.name.empty() ? std::string("code15") : source.name;
 }
 
 void check_distinct_outputs(const std::vector<ChallengeSource>& challenge, const Code15Source* code15,
@@ -222,7 +245,7 @@ CollectReport collect_challenge(const ChallengeSource& source, const CollectSett
       source.label_table.empty() ? ecg::ScoredCodeTable::load_default() : ecg::ScoredCodeTable::load(source.label_table);
   const int workers = worker_count(settings);
 
-  // Pass 1: headers only (diagnoses and rates), to choose the classes before any signal is written.
+  // Pass 1: headers only (diagnoses and rates), for a first choice of classes before any signal is read.
   // Per good header: its index in `headers`, and its codes (moved into record_codes once the pass is done). Only
   // this bookkeeping grows with the record count; signals never wait in memory.
   struct Entry {
@@ -257,38 +280,43 @@ CollectReport collect_challenge(const ChallengeSource& source, const CollectSett
                                           fmt::format("record {}: sampled at {} Hz, the dataset's first record at {} "
                                                       "Hz (resample with --target-fs)",
                                                       id, r.first->fs, *dataset_fs)));
+        if (auto note = negative_gain_note(*r.first, id)) report.skips.keep_with_note(*note);
         entries.push_back({static_cast<size_t>(i), std::move(r.first->dx)});
       });
   seen_ids.clear();
   AGF_CHECK(!entries.empty(), "Challenge input {}: none of the {} headers could be read ({})", source.dir.string(),
             report.found, report.skips.summary());
 
-  // Classes: scored codes carried by more than min_count records (found here, or as published).
+  // Classes: scored codes carried by more than min_count records, counted in the records written (or as published,
+  // less the classes no written record carries). Which records survive reading and preprocessing is only known in
+  // pass 2, so the classes the headers promise are a first choice: pass 2 writes the records that carry one of
+  // them, then the classes are chosen again from the records written. Skips can only take classes away; when they
+  // do, the labels are rewritten, and in the rare case that a written record is left with no class (dropped
+  // unlabelled), pass 2 runs again without those classes, so that /signals holds no row outside the splits.
   const ecg::ClassSet all = ecg::scored_classes(table, source.merge_equivalent);
   std::vector<std::vector<std::string>> record_codes;
   record_codes.reserve(entries.size());
   for (Entry& e : entries) record_codes.push_back(std::move(e.dx));
-  std::vector<int64_t> counts;
-  std::string count_source = "counted in the records found";
+  ClassRule rule{all, source.min_count, std::nullopt};
+  std::string count_source = "counted in the records written";
   if (source.published_counts) {
     const ecg::ChallengeDataset d =
         ecg::parse_challenge_dataset(source.challenge_dataset.empty() ? report.name : source.challenge_dataset);
-    counts = ecg::published_counts(table, all, d);
-    count_source = fmt::format("as published for {}", ecg::dataset_name(d));
-  } else {
-    counts = ecg::count_records(all, record_codes);
+    rule.published = ecg::published_counts(table, all, d);
+    count_source = fmt::format("as published for {}, less classes no written record carries", ecg::dataset_name(d));
   }
-  const ecg::ClassSet kept = ecg::select_classes(all, counts, source.min_count);
-  if (kept.size() == 0) {
+  ecg::ClassSet kept = rule.choose(record_codes);
+  if (kept.size() == 0) {  // before any signal is read: skips can only lower the counts
+    std::vector<int64_t> counts = ecg::count_records(all, record_codes);
+    if (rule.published)  // the published counts of the classes these records carry
+      for (size_t i = 0; i < counts.size(); ++i) counts[i] = counts[i] > 0 ? (*rule.published)[i] : 0;
     const auto top = std::max_element(counts.begin(), counts.end()) - counts.begin();
     AGF_FAIL("Challenge input {}: no scored class has more than {} records ({}; the most common, {}, has {}): "
              "lower --min-count",
-             source.dir.string(), source.min_count, count_source, all[top].abbreviation,
+             source.dir.string(), source.min_count,
+             rule.published ? count_source : std::string("counted in the headers"), all[top].abbreviation,
              counts[static_cast<size_t>(top)]);
   }
-  const ecg::LabelMatrix labels = ecg::encode_multi_hot(kept, record_codes, source.drop_unlabelled);
-  report.dropped_unlabelled = labels.dropped;
-  const int64_t k = kept.size();
 
   ecg::PreprocessConfig pre = settings.preprocess;
   DatasetInfo info = base_info(settings, pre, *dataset_fs);
@@ -300,152 +328,82 @@ CollectReport collect_challenge(const ChallengeSource& source, const CollectSett
   info.label_min_count = source.min_count;
   info.merge_equivalent = source.merge_equivalent ? 1 : 0;
   info.drop_unlabelled = source.drop_unlabelled ? 1 : 0;
-  const std::vector<DatasetClass> classes = to_dataset_classes(kept);
-  DatasetWriter writer(report.output, info, classes);
+  const ecg::SkipTally after_headers = report.skips;
+  const ecg::ClassSet first_choice = kept;
+  // Records that pass 2 skipped in an earlier round: not read again, their skips carried over.
+  std::vector<char> unreadable(entries.size(), 0);
+  std::vector<ecg::RecordError> read_skips;
 
-  // Pass 2: read, check, preprocess and compress on the workers; write in input order here.
-  const auto n_kept = static_cast<int64_t>(labels.kept.size());
-  const uint8_t* label_rows = labels.labels.data<uint8_t>();
-  ProgressLine progress(report.name, n_kept, settings.progress);
-  ordered_parallel_map<PreparedRecord>(
-      n_kept, workers, pipeline_window(workers),
-      [&](int64_t i) {
-        PreparedRecord out;
-        const Entry& e = entries[static_cast<size_t>(labels.kept[static_cast<size_t>(i)])];
-        try {
-          const ecg::Record record = ecg::read_challenge_record(headers[e.header]);
-          std::vector<float> signal(static_cast<size_t>(ecg::kStandardLeadCount * pre.length));
-          ecg::preprocess_into(record.to_signal(), pre, signal.data());
-          out.chunk = DatasetWriter::encode_record(signal.data(), pre.length, settings.deflate_level);
-        } catch (const ecg::RecordError& err) {
-          out.error = err;
-        } catch (const std::bad_alloc&) {
-          out.error = out_of_memory(headers[e.header].stem().string());
-        }
-        return out;
-      },
-      [&](int64_t i, PreparedRecord& r) {
-        const Entry& e = entries[static_cast<size_t>(labels.kept[static_cast<size_t>(i)])];
-        if (report.skips.attempt([&] {
-              if (r.error) throw *r.error;
-            }))
-          writer.append_encoded(r.chunk, label_rows + i * k, headers[e.header].stem().string());
-        progress.update(i + 1);
-      });
-  progress.finish(n_kept);
-  finish_outputs(writer, classes, settings, report);
-  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  return report;
-}
-
-// ---- CODE-15% ----
-
-CollectReport collect_code15(const Code15Source& source, const CollectSettings& settings) {
-  const auto t0 = std::chrono::steady_clock::now();
-  CollectReport report;
-  report.skips = ecg::SkipTally(settings.strict);
-  report.name = output_name(source);
-  report.output = settings.out_dir / (report.name + ".h5");
-  check_split_config(settings.split);  // before hours of reading, not after
-  const fs::path csv = source.dir / "exams.csv";
-  std::error_code ec;
-  AGF_CHECK(fs::is_regular_file(csv, ec), "CODE-15 input {}: exams.csv not found", source.dir.string());
-  const std::vector<fs::path> part_paths = find_code15_parts(source.dir);
-  AGF_CHECK(!part_paths.empty(), "CODE-15 input {}: no exams_part<N>.hdf5 files", source.dir.string());
-  const ecg::Code15ExamTable table = ecg::Code15ExamTable::load(csv);
-
-  // Parts are opened here (exam ids) and shared by the workers, one lock per part: HDF5 serialises its calls
-  // anyway, and the preprocessing, which dominates, runs outside the lock.
-  std::vector<std::unique_ptr<ecg::Code15Part>> parts;
-  std::vector<std::unique_ptr<std::mutex>> part_locks;
-  for (const fs::path& p : part_paths) {
-    parts.push_back(std::make_unique<ecg::Code15Part>(p));
-    part_locks.push_back(std::make_unique<std::mutex>());
-  }
-  struct Exam {
-    int32_t part;
-    int64_t row;
-    int64_t exam_id;
-    std::array<uint8_t, ecg::kCode15LabelCount> labels;
-  };
-  std::vector<Exam> exams;
-  std::unordered_map<int64_t, size_t> seen;
-  for (size_t p = 0; p < parts.size(); ++p)
-    for (int64_t row = 0; row < parts[p]->size(); ++row) {
-      ++report.found;
-      const int64_t id = parts[p]->exam_id(row);
-      auto [it, fresh] = seen.emplace(id, p);
-      AGF_CHECK(fresh, "CODE-15 input {}: exam_id {} is in {} and {}", source.dir.string(), id,
-                part_paths[it->second].filename().string(), part_paths[p].filename().string());
-      const ecg::Code15Exam* e = table.find(id);
-      if (e == nullptr) {
-        note_problem(report.skips, ecg::RecordError(ecg::RecordProblem::missing_labels, fmt::format("code15:{}", id),
-                                               fmt::format("record code15:{}: exam_id has no row in {}", id,
-                                                           csv.string())));
-        continue;
+  for (int round = 0;; ++round) {
+    report.skips = after_headers;
+    for (const ecg::RecordError& e : read_skips) report.skips.note(e);
+    std::vector<size_t> candidates;  // the entries this round reads (round 0: all, without a copy of their codes)
+    std::vector<std::vector<std::string>> candidate_codes;
+    for (size_t e = 0; round > 0 && e < entries.size(); ++e)
+      if (!unreadable[e]) {
+        candidates.push_back(e);
+        candidate_codes.push_back(record_codes[e]);
       }
-      const bool any = std::any_of(e->labels.begin(), e->labels.end(), [](uint8_t v) { return v != 0; });
-      if (!any && source.drop_unlabelled) {
-        ++report.dropped_unlabelled;
-        continue;
-      }
-      exams.push_back({static_cast<int32_t>(p), row, id, e->labels});
-    }
+    const ecg::LabelMatrix labels =
+        ecg::encode_multi_hot(kept, round == 0 ? record_codes : candidate_codes, source.drop_unlabelled);
+    auto entry_of = [&](int64_t row) {
+      const auto i = static_cast<size_t>(labels.kept[static_cast<size_t>(row)]);
+      return round == 0 ? i : candidates[i];
+    };
+    report.dropped_unlabelled = labels.dropped;
+    const int64_t k = kept.size();
+    DatasetWriter writer(report.output, info, to_dataset_classes(kept));
 
-  ecg::PreprocessConfig pre = settings.preprocess;
-  pre.length = source.length;
-  pre.target_fs = 0;  // CODE-15 stays at its 400 Hz
-  DatasetInfo info = base_info(settings, pre, ecg::kCode15Fs);
-  std::string part_names;
-  for (const fs::path& p : part_paths) {
-    if (!part_names.empty()) part_names += ',';
-    part_names += p.filename().string();
-  }
-  info.source = fmt::format("code15:{}", part_names);
-  info.label_selection = fmt::format("CODE-15% labels 1dAVb, RBBB, LBBB, SB, AF, ST from exams.csv (joined on "
-                                     "exam_id); exams with no label {}",
-                                     source.drop_unlabelled ? "dropped" : "kept");
-  info.label_min_count = -1;
-  info.merge_equivalent = 0;
-  info.drop_unlabelled = source.drop_unlabelled ? 1 : 0;
-  const std::vector<DatasetClass> classes = code15_classes();
-  DatasetWriter writer(report.output, info, classes);
-
-  const int workers = worker_count(settings);
-  const auto n = static_cast<int64_t>(exams.size());
-  ProgressLine progress(report.name, n, settings.progress);
-  ordered_parallel_map<PreparedRecord>(
-      n, workers, pipeline_window(workers),
-      [&](int64_t i) {
-        PreparedRecord out;
-        const Exam& e = exams[static_cast<size_t>(i)];
-        try {
-          h5::silence_errors_on_this_thread();  // a damaged part is reported as an ecg::RecordError, not a stack dump
-          ecg::Signal sig;
-          {
-            std::lock_guard lk(*part_locks[static_cast<size_t>(e.part)]);
-            sig = parts[static_cast<size_t>(e.part)]->read(e.row);
+    // Pass 2: read, check, preprocess and compress on the workers; write in input order here.
+    const auto n_kept = static_cast<int64_t>(labels.kept.size());
+    const uint8_t* label_rows = labels.labels.data<uint8_t>();
+    std::vector<size_t> written;  // per row written, its record (an index of entries and record_codes)
+    ProgressLine progress(round == 0 ? report.name : fmt::format("{} (again, without {})", report.name,
+                                                                 abbreviations_of(classes_left_out(first_choice, kept))),
+                          n_kept, settings.progress);
+    ordered_parallel_map<PreparedRecord>(
+        n_kept, workers, pipeline_window(workers),
+        [&](int64_t i) {
+          const fs::path& header = headers[entries[entry_of(i)].header];
+          return prepare_record([&] { return ecg::read_challenge_record(header).to_signal(); }, header.stem().string(),
+                                pre, settings.deflate_level);
+        },
+        [&](int64_t i, PreparedRecord& r) {
+          const size_t entry = entry_of(i);
+          if (report.skips.attempt([&] {
+                if (r.error) throw *r.error;
+              })) {
+            writer.append_encoded(r.chunk, label_rows + i * k, headers[entries[entry].header].stem().string());
+            written.push_back(entry);
+          } else {
+            unreadable[entry] = 1;
+            read_skips.push_back(*r.error);
           }
-          std::vector<float> signal(static_cast<size_t>(ecg::kStandardLeadCount * pre.length));
-          ecg::preprocess_into(sig, pre, signal.data());
-          out.chunk = DatasetWriter::encode_record(signal.data(), pre.length, settings.deflate_level);
-        } catch (const ecg::RecordError& err) {
-          out.error = err;
-        } catch (const std::bad_alloc&) {
-          out.error = out_of_memory(fmt::format("code15:{}", e.exam_id));
-        }
-        return out;
-      },
-      [&](int64_t i, PreparedRecord& r) {
-        const Exam& e = exams[static_cast<size_t>(i)];
-        if (report.skips.attempt([&] {
-              if (r.error) throw *r.error;
-            }))
-          writer.append_encoded(r.chunk, e.labels.data(), std::to_string(e.exam_id));
-        progress.update(i + 1);
-      });
-  progress.finish(n);
-  finish_outputs(writer, classes, settings, report);
+          progress.update(i + 1);
+        });
+    progress.finish(n_kept);
+
+    // Within `kept`, so that each round has fewer classes than the last: files changing under a run cannot make it
+    // loop.
+    const ecg::ClassSet chosen = classes_within(rule.choose(record_codes, &written), kept);
+    AGF_CHECK(chosen.size() > 0 || written.empty(),
+              "Challenge input {}: no scored class has more than {} of the {} records written ({}; {}): lower "
+              "--min-count",
+              source.dir.string(), source.min_count, written.size(), count_source, report.skips.summary());
+    if (chosen.size() != kept.size()) {
+      std::vector<std::vector<std::string>> written_codes;
+      for (size_t e : written) written_codes.push_back(record_codes[e]);
+      const ecg::LabelMatrix relabelled = ecg::encode_multi_hot(chosen, written_codes, source.drop_unlabelled);
+      if (relabelled.dropped > 0) {  // rows of this file would carry no class: write it again without them
+        kept = chosen;
+        continue;
+      }
+      writer.relabel(to_dataset_classes(chosen), relabelled.labels.to_vector<uint8_t>());
+    }
+    report.classes_left_out = classes_left_out(first_choice, chosen);
+    finish_outputs(writer, to_dataset_classes(chosen), settings, report);
+    break;
+  }
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return report;
 }
@@ -457,10 +415,17 @@ std::string CollectReport::summary() const {
   constexpr size_t kShown = 10;
   const auto& skipped = skips.records();
   for (size_t i = 0; i < std::min(kShown, skipped.size()); ++i) s += fmt::format("    {}\n", skipped[i].message);
-  if (!skipped.empty())
-    s += fmt::format("    {}every skipped record with its reason: {}\n",
-                     skipped.size() > kShown ? fmt::format("... {} more; ", skipped.size() - kShown) : "",
+  const auto& noted = skips.notes();
+  for (size_t i = 0; i < std::min(kShown, noted.size()); ++i) s += fmt::format("    kept: {}\n", noted[i].message);
+  const size_t listed = skipped.size() + noted.size(), shown = std::min(kShown, skipped.size()) +
+                                                               std::min(kShown, noted.size());
+  if (listed > 0)
+    s += fmt::format("    {}every {} with its reason: {}\n",
+                     listed > shown ? fmt::format("... {} more; ", listed - shown) : "",
+                     noted.empty() ? "skipped record" : skipped.empty() ? "record kept with a note" : "skipped or noted record",
                      skipped_table.string());
+  if (!classes_left_out.empty())
+    s += fmt::format("  classes left out for too few records written: {}\n", abbreviations_of(classes_left_out));
   s += fmt::format("  dropped for no kept class: {}\n", dropped_unlabelled);
   s += fmt::format("  splits: train {}, val {}, test {}\n", split_sizes[0], split_sizes[1], split_sizes[2]);
   s += fmt::format("  classes ({}; table {}):\n", classes.size(), class_table.string());

@@ -2,7 +2,10 @@
 // Raw data -> prepared dataset files (the library behind agf-collect). A Challenge 2021 folder (searched
 // recursively for .hea) or a CODE-15% folder (exams.csv + exams_part*.hdf5) becomes one dataset file, a class table
 // beside it (<name>.classes.csv) and its splits. Records are read and preprocessed on a thread pool and written in
-// input order, streamed (never all signals in memory); the same input always gives byte-identical files.
+// input order, streamed (never all signals in memory); the same input always gives byte-identical files. A record
+// that cannot be read or preprocessed is skipped and named with its reason in <name>.skipped.csv (fatal under
+// strict), and the classes are chosen from the records written. collect.cpp holds the Challenge half,
+// collect_code15.cpp the CODE-15 half.
 #include <array>
 #include <cstdint>
 #include <filesystem>
@@ -36,10 +39,12 @@ struct CollectSettings {
 struct ChallengeSource {
   std::filesystem::path dir;
   std::string name;                  // output stem; empty: the folder's name
-  int64_t min_count = 200;           // keep a class carried by more than this many records
+  int64_t min_count = 200;           // keep a class carried by more than this many records written
   bool merge_equivalent = false;     // join the Challenge's four equivalent pairs into one class each
   bool drop_unlabelled = true;       // leave out records with no kept class (the reference does)
-  bool published_counts = false;   // count with the table's published per-dataset numbers, not the records found
+  // Choose classes by the table's published per-dataset numbers instead of counting the records written; a class
+  // that no written record carries is left out all the same.
+  bool published_counts = false;
   std::string challenge_dataset;     // which dataset's published counts; empty: guessed from `name`
   std::filesystem::path label_table;  // empty: the project's data/labels/challenge2021_scored.csv
 };
@@ -54,11 +59,14 @@ struct Code15Source {
 struct CollectReport {
   std::string name;
   std::filesystem::path output, class_table;
-  std::filesystem::path skipped_table;  // <name>.skipped.csv, written when records were skipped (else empty)
+  // <name>.skipped.csv, written when records were skipped or kept with a note (else empty)
+  std::filesystem::path skipped_table;
   int64_t found = 0;               // records (exams) found in the input
   int64_t written = 0;
-  ecg::SkipTally skips;                 // bad records by reason
+  ecg::SkipTally skips;                 // bad records by reason, and records kept with a note
   int64_t dropped_unlabelled = 0;  // good records left out for carrying no kept class
+  // Classes the headers promised that the records written did not keep (too few of them could be read).
+  std::vector<DatasetClass> classes_left_out;
   std::vector<DatasetClass> classes;
   std::vector<int64_t> class_counts;  // written records per class
   std::array<int64_t, kSplitPartCount> split_sizes{};

@@ -92,9 +92,13 @@ std::string csv_field(const std::string& v) {
 }  // namespace
 
 std::string skipped_table_text(const ecg::SkipTally& skips) {
-  std::string text = "record,reason,message\n";
-  for (const ecg::SkippedRecord& r : skips.records())
-    text += fmt::format("{},{},{}\n", csv_field(r.record), ecg::problem_name(r.problem), csv_field(r.message));
+  std::string text = "record,reason,outcome,message\n";
+  auto add = [&](const ecg::SkippedRecord& r, std::string_view outcome) {
+    text += fmt::format("{},{},{},{}\n", csv_field(r.record), ecg::problem_name(r.problem), outcome,
+                        csv_field(r.message));
+  };
+  for (const ecg::SkippedRecord& r : skips.records()) add(r, "skipped");
+  for (const ecg::SkippedRecord& r : skips.notes()) add(r, "kept");
   return text;
 }
 

@@ -41,7 +41,8 @@ void write_class_table(const std::filesystem::path& csv, const std::vector<Datas
 std::filesystem::path stage_class_table(const std::filesystem::path& csv, const std::vector<DatasetClass>& classes,
                                         const std::vector<uint8_t>& labels, const DatasetSplits& splits);
 
-// <dataset>.skipped.csv: record,reason,message for every record a run skipped (RFC 4180 quoting).
+// <dataset>.skipped.csv: record,reason,outcome,message (RFC 4180 quoting) for every record a run skipped (outcome
+// "skipped"), then every record it kept with a note (outcome "kept": a negative gain).
 std::string skipped_table_text(const ecg::SkipTally& skips);
 
 // Per class, how many of `rows` (all rows when empty) carry it; labels row-major (n, k).

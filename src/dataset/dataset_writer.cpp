@@ -125,6 +125,18 @@ void DatasetWriter::append_encoded(const std::vector<uint8_t>& chunk, const uint
   record_ids_.push_back(record_id);
 }
 
+void DatasetWriter::relabel(std::vector<DatasetClass> classes, std::vector<uint8_t> labels) {
+  AGF_CHECK(!finished_, "dataset {}: relabel after finish()", path_.string());
+  AGF_CHECK(labels.size() == static_cast<size_t>(size()) * classes.size(),
+            "dataset {}: {} labels for {} records x {} classes", path_.string(), labels.size(), size(),
+            classes.size());
+  const auto bad = std::find_if(labels.begin(), labels.end(), [](uint8_t v) { return v > 1; });
+  AGF_CHECK(bad == labels.end(), "dataset {}: label {} is {}, expected 0 or 1", path_.string(),
+            bad - labels.begin(), static_cast<int>(*bad));
+  classes_ = std::move(classes);
+  labels_ = std::move(labels);
+}
+
 namespace {
 
 void write_classes(hid_t file, const std::vector<DatasetClass>& classes, const std::string& where) {

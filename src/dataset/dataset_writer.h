@@ -29,6 +29,10 @@ class DatasetWriter {
   void append(const float* signal, const uint8_t* label_row, const std::string& record_id);
   void append_encoded(const std::vector<uint8_t>& chunk, const uint8_t* label_row, const std::string& record_id);
 
+  // Replaces the classes and every appended row's labels ((size(), K) row-major, 0/1), for a caller that chooses
+  // its classes from the records it could write (collect_challenge). Before finish().
+  void relabel(std::vector<DatasetClass> classes, std::vector<uint8_t> labels);
+
   int64_t size() const { return static_cast<int64_t>(record_ids_.size()); }
   int64_t num_classes() const { return static_cast<int64_t>(classes_.size()); }
   const std::vector<uint8_t>& labels() const { return labels_; }  // (size(), K) so far

@@ -172,16 +172,22 @@ std::vector<int64_t> published_counts(const ScoredCodeTable& table, const ClassS
   return counts;
 }
 
-std::vector<int64_t> count_records(const ClassSet& classes, const std::vector<std::vector<std::string>>& record_codes) {
+std::vector<int64_t> count_records(const ClassSet& classes, const std::vector<std::vector<std::string>>& record_codes,
+                                   const std::vector<size_t>* rows) {
   std::vector<int64_t> counts(static_cast<size_t>(classes.size()), 0);
   std::vector<char> seen(static_cast<size_t>(classes.size()));
-  for (const auto& codes : record_codes) {
+  auto count = [&](const std::vector<std::string>& codes) {
     std::fill(seen.begin(), seen.end(), 0);
     for (const std::string& code : codes)
       if (auto k = classes.index_of_code(code); k && !seen[static_cast<size_t>(*k)]) {
         seen[static_cast<size_t>(*k)] = 1;
         ++counts[static_cast<size_t>(*k)];
       }
+  };
+  if (rows == nullptr) {
+    for (const auto& codes : record_codes) count(codes);
+  } else {
+    for (size_t r : *rows) count(record_codes.at(r));
   }
   return counts;
 }

@@ -81,8 +81,10 @@ ClassSet scored_classes(const ScoredCodeTable& table, bool merge_equivalent);
 // when a record carries both codes).
 std::vector<int64_t> published_counts(const ScoredCodeTable& table, const ClassSet& classes, ChallengeDataset dataset);
 
-// Per class: how many of the records carry at least one of its codes (each record counted once per class).
-std::vector<int64_t> count_records(const ClassSet& classes, const std::vector<std::vector<std::string>>& record_codes);
+// Per class: how many of the records carry at least one of its codes (each record counted once per class); only
+// the records `rows` names (indices into record_codes) when it is given.
+std::vector<int64_t> count_records(const ClassSet& classes, const std::vector<std::vector<std::string>>& record_codes,
+                                   const std::vector<size_t>* rows = nullptr);
 
 // The classes whose count is strictly greater than `threshold`, in the original order.
 ClassSet select_classes(const ClassSet& classes, const std::vector<int64_t>& counts, int64_t threshold = 200);

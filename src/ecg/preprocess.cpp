@@ -12,8 +12,8 @@
 
 namespace agf::ecg {
 
-void zscore_lead(double* x, int64_t n, double flat_std) {
-  if (n <= 0) return;
+double zscore_lead(double* x, int64_t n, double flat_std) {
+  if (n <= 0) return 0.0;
   double mean = 0.0;
   for (int64_t i = 0; i < n; ++i) mean += x[i];
   mean /= static_cast<double>(n);
@@ -23,9 +23,10 @@ void zscore_lead(double* x, int64_t n, double flat_std) {
   // Filtering leaves rounding noise on a flat lead; dividing that by its tiny std would invent a signal.
   if (!(sd >= flat_std)) {
     std::fill(x, x + n, 0.0);
-    return;
+    return sd;
   }
   for (int64_t i = 0; i < n; ++i) x[i] = (x[i] - mean) / sd;
+  return sd;
 }
 
 namespace {
@@ -68,6 +69,31 @@ void require_standard_lead(const Signal& sig) {
                           fmt::join(sig.lead_names, ", "), fmt::join(kStandardLeads, ", ")));
 }
 
+// A value that is not finite (samples scaled by a gain so small that they overflow to inf, a NaN in a CODE-15 part)
+// makes the filter's output NaN over its whole lead, which the z-score's flat-lead rule would then store as a silent
+// row of zeros under the record's labels.
+[[noreturn]] void fail_non_finite(const Signal& sig, int64_t lead) {
+  fail_record(RecordProblem::non_finite, sig.id,
+              fmt::format("lead {} ({}) is not finite after filtering: its input holds inf or NaN in mV (a gain too "
+                          "small for its samples, or damaged data)",
+                          lead, sig.lead_names[static_cast<size_t>(lead)]));
+}
+
+// Called when every row of the output is zero: says how large the input was, which tells a constant recording
+// (a range of one value per lead) from a signal scaled below the flat threshold (a gain of 1e300: ~1e-297 mV).
+[[noreturn]] void fail_flat(const Signal& sig, const PreprocessConfig& cfg) {
+  double largest = 0.0;
+  for (double v : sig.mv) largest = std::max(largest, std::abs(v));
+  fail_record(RecordProblem::flat_signal, sig.id,
+              fmt::format("every lead is zero after preprocessing (no standard lead varies by a std of {} mV or "
+                          "more after the band-pass; the largest input value is {:g} mV): no ECG to learn from",
+                          cfg.flat_std_mv, largest));
+}
+
+bool all_zero(const float* x, int64_t n) {
+  return std::all_of(x, x + n, [](float v) { return v == 0.0f; });
+}
+
 }  // namespace
 
 void filter_resample_normalise(Signal& sig, const PreprocessConfig& cfg) {
@@ -95,8 +121,14 @@ void filter_resample_normalise(Signal& sig, const PreprocessConfig& cfg) {
     sig.n_samples = n_out;
     sig.fs = cfg.target_fs;
   }
-  if (cfg.zscore)
-    for (int64_t l = 0; l < sig.n_leads(); ++l) zscore_lead(sig.lead(l), sig.n_samples, cfg.flat_std_mv);
+  // The z-score's std is NaN for a lead holding inf or NaN: the check costs nothing there; without the z-score the
+  // leads are scanned.
+  for (int64_t l = 0; l < sig.n_leads(); ++l) {
+    double* x = sig.lead(l);
+    const bool finite = cfg.zscore ? !std::isnan(zscore_lead(x, sig.n_samples, cfg.flat_std_mv))
+                                   : std::all_of(x, x + sig.n_samples, [](double v) { return std::isfinite(v); });
+    if (!finite) fail_non_finite(sig, l);
+  }
 }
 
 void arrange_standard_leads(const Signal& sig, int64_t length, float* out) {
@@ -129,6 +161,8 @@ void preprocess_into(const Signal& sig, const PreprocessConfig& cfg, float* out)
   Signal work = sig;
   filter_resample_normalise(work, cfg);
   arrange_standard_leads(work, cfg.length, out);
+  // One flat lead among live ones is a real recording (a lead that was off); all of them flat is no ECG at all.
+  if (all_zero(out, kStandardLeadCount * cfg.length)) fail_flat(sig, cfg);
 }
 
 Tensor preprocess(const Signal& sig, const PreprocessConfig& cfg) {

@@ -14,6 +14,9 @@ std::string_view problem_name(RecordProblem p) {
     case RecordProblem::unsupported: return "unsupported";
     case RecordProblem::too_short: return "too_short";
     case RecordProblem::missing_labels: return "missing_labels";
+    case RecordProblem::non_finite: return "non_finite";
+    case RecordProblem::flat_signal: return "flat_signal";
+    case RecordProblem::negative_gain: return "negative_gain";
   }
   return "unknown";
 }
@@ -28,21 +31,34 @@ void SkipTally::note(const RecordError& e) {
   records_.push_back({e.record(), e.problem(), e.what()});
 }
 
+void SkipTally::keep_with_note(const RecordError& e) {
+  if (strict_) throw e;
+  notes_.push_back({e.record(), e.problem(), e.what()});
+}
+
 int64_t SkipTally::skipped(RecordProblem p) const {
   auto it = by_reason_.find(p);
   return it == by_reason_.end() ? 0 : it->second;
 }
 
+namespace {
+// "(checksum_mismatch 2, truncated 1)", reasons in enum order.
+std::string by_reason_text(const std::map<RecordProblem, int64_t>& counts) {
+  std::string s;
+  for (const auto& [p, n] : counts) s += fmt::format("{}{} {}", s.empty() ? "(" : ", ", problem_name(p), n);
+  return s + ")";
+}
+}  // namespace
+
 std::string SkipTally::summary() const {
   std::string s = fmt::format("{} skipped of {}", skipped_, skipped_ + ok_);
-  if (by_reason_.empty()) return s;
-  s += " (";
-  bool first = true;
-  for (const auto& [p, n] : by_reason_) {
-    s += fmt::format("{}{} {}", first ? "" : ", ", problem_name(p), n);
-    first = false;
+  if (!by_reason_.empty()) s += fmt::format(" {}", by_reason_text(by_reason_));
+  if (!notes_.empty()) {
+    std::map<RecordProblem, int64_t> noted;
+    for (const SkippedRecord& r : notes_) ++noted[r.problem];
+    s += fmt::format("; {} kept with a note {}", notes_.size(), by_reason_text(noted));
   }
-  return s + ")";
+  return s;
 }
 
 }  // namespace agf::ecg

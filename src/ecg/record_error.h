@@ -23,6 +23,9 @@ enum class RecordProblem {
   unsupported,        // valid WFDB that this reader does not handle (other formats, multi-segment, skew)
   too_short,          // too few samples for the band-pass filter's padding
   missing_labels,     // no label row (CODE-15 exam absent from exams.csv)
+  non_finite,         // a value that is not finite in mV (a gain so small that samples overflow, a NaN in a part)
+  flat_signal,        // every lead zero after preprocessing: no ECG left (a flat recording, a gain of 1e300)
+  negative_gain,      // a lead's gain is negative (legal WFDB, in no Challenge record): kept with a note
 };
 
 std::string_view problem_name(RecordProblem p);
@@ -44,7 +47,8 @@ class RecordError : public Error {
 
 // Skip-and-count policy for a batch reader: attempt() runs one record's work; a RecordError is counted by reason
 // and swallowed (returns false) unless strict, when it propagates. Any other error always propagates: it is a bug or
-// a configuration problem, not a bad record.
+// a configuration problem, not a bad record. A record that is read but deserves a word (a negative gain) is kept
+// with a note: listed apart from the skipped ones, and fatal under strict like them.
 struct SkippedRecord {
   std::string record;
   RecordProblem problem;
@@ -68,6 +72,8 @@ class SkipTally {
     }
   }
   void note(const RecordError& e);
+  // A record kept despite `e`: listed in notes(); thrown instead when strict.
+  void keep_with_note(const RecordError& e);
 
   bool strict() const { return strict_; }
   int64_t ok() const { return ok_; }
@@ -75,7 +81,10 @@ class SkipTally {
   int64_t skipped(RecordProblem p) const;
   // Every skipped record with its reason, in the order they were met (agf-collect writes them to a table).
   const std::vector<SkippedRecord>& records() const { return records_; }
-  // "3 skipped of 120 (checksum_mismatch 2, truncated 1)" or "0 skipped of 120".
+  // Every record kept with a note, in the order they were met.
+  const std::vector<SkippedRecord>& notes() const { return notes_; }
+  // "3 skipped of 120 (checksum_mismatch 2, truncated 1)" or "0 skipped of 120", then, when there are notes,
+  // "; 1 kept with a note (negative_gain 1)".
   std::string summary() const;
 
  private:
@@ -84,6 +93,7 @@ class SkipTally {
   int64_t skipped_ = 0;
   std::map<RecordProblem, int64_t> by_reason_;
   std::vector<SkippedRecord> records_;
+  std::vector<SkippedRecord> notes_;
 };
 
 }  // namespace agf::ecg

@@ -60,6 +60,28 @@ inline void write_small_dataset(const fs::path& path, int64_t n, int64_t length,
   w.finish(splits);
 }
 
+inline const std::vector<std::string> kTwelveLeads = {"I",  "II", "III", "aVR", "aVL", "aVF",
+                                                      "V1", "V2", "V3", "V4",  "V5",  "V6"};
+
+// 12 leads of 3000 samples at 500 Hz: ramps of a few hundred ADC units, varied by `seed`.
+inline std::vector<std::vector<int16_t>> seeded_leads(int seed) {
+  auto leads = ramp_leads(12, 3000);
+  for (auto& lead : leads)
+    for (size_t s = 0; s < lead.size(); ++s) lead[s] = static_cast<int16_t>(lead[s] + (seed * 13 + s * 7) % 50);
+  return leads;
+}
+
+// A 12-lead 500 Hz Challenge record of these samples, every lead with `gain` ("1000/mV"); `corrupt` changes a
+// sample after the checksum was computed.
+inline void write_challenge_record(const fs::path& dir, const std::string& name, const std::string& dx,
+                                   std::vector<std::vector<int16_t>> leads, const std::string& gain = "1000/mV",
+                                   bool corrupt = false) {
+  fs::create_directories(dir);
+  write_bytes(dir / (name + ".hea"), challenge_header(name, leads, kTwelveLeads, 500, gain, "\n", dx));
+  if (corrupt) leads[3][100] = static_cast<int16_t>(leads[3][100] + 1);
+  write_bytes(dir / (name + ".mat"), mat_v4_bytes(leads));
+}
+
 inline std::string file_bytes(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());

@@ -1,5 +1,6 @@
 // agf-collect's library on a small CODE-15% folder written here: parts in numeric order, the dummy rows skipped,
-// labels joined on exam_id, an exam missing from exams.csv skipped, preprocessing at 400 Hz, byte-identical re-runs.
+// labels joined on exam_id, an exam missing from exams.csv skipped, preprocessing at 400 Hz, byte-identical re-runs;
+// and on a synthetic release with a damaged part and a missing one, whose exams are skipped by name.
 #include <doctest/doctest.h>
 
 #include <H5Cpp.h>
@@ -9,6 +10,7 @@
 #include "dataset/collect.h"
 #include "dataset/dataset_reader.h"
 #include "ecg/preprocess.h"
+#include "ecg/synth/synth_set.h"
 
 using namespace agf;
 using namespace agf::ecg;
@@ -145,4 +147,80 @@ TEST_CASE("collect code15: options, byte-identical re-runs, strict, missing piec
   src.dir = empty.path();
   CHECK_THROWS_WITH_AS(collect_code15(src, quiet(strict_out.path())), doctest::Contains("no exams_part<N>.hdf5"),
                        Error);
+}
+
+TEST_CASE("collect code15: a damaged part and a missing part cost their exams, each named, not the run") {
+  ScratchDir in, out, strict_out;
+  synth::Code15SetOptions opt;
+  opt.out_dir = in / "code15";
+  opt.n = 12;
+  opt.parts = 3;  // exams 0-3 in part 0, 4-7 in part 1, 8-11 in part 2
+  opt.threads = 2;
+  opt.progress_interval_s = 1e9;
+  synth::write_code15_set(opt);
+  const ecg::Code15ExamTable table = ecg::Code15ExamTable::load(opt.out_dir / "exams.csv");
+  std::map<std::string, std::vector<int64_t>> by_part;  // trace_file -> exam ids, in exams.csv order
+  for (const ecg::Code15Exam& e : table.exams()) by_part[e.trace_file].push_back(e.exam_id);
+  REQUIRE(by_part.size() == 3);
+  REQUIRE(by_part["exams_part1.hdf5"].size() == 4);
+  // Part 1 loses its second half (HDF5 refuses to open a file shorter than its superblock says); part 2 is gone.
+  const fs::path part1 = opt.out_dir / "exams_part1.hdf5";
+  fs::resize_file(part1, fs::file_size(part1) / 2);
+  fs::remove(opt.out_dir / "exams_part2.hdf5");
+
+  Code15Source src;
+  src.dir = opt.out_dir;
+  const CollectReport rep = collect_code15(src, quiet(out.path()));
+  MESSAGE(rep.summary());
+  CHECK(rep.found == 12);
+  CHECK(rep.written == 4);
+  std::vector<std::string> part0;
+  const ecg::Code15Part first(opt.out_dir / "exams_part0.hdf5");
+  for (int64_t id : first.exam_ids()) part0.push_back(std::to_string(id));
+  CHECK(DatasetReader(rep.output).record_ids() == part0);
+  CHECK(DatasetReader(rep.output).info().source == "code15:exams_part0.hdf5");
+  CHECK(rep.skips.skipped(RecordProblem::bad_data_file) == 4);
+  CHECK(rep.skips.skipped(RecordProblem::missing_file) == 4);
+  CHECK(rep.summary().find("skipped: 8 skipped of 12 (missing_file 4, bad_data_file 4)") != std::string::npos);
+
+  // The table names every exam of the two parts, in exams.csv's order, with its part and the reason.
+  std::vector<std::string> want_rows, want_messages;
+  for (const ecg::Code15Exam& e : table.exams()) {
+    if (e.trace_file == "exams_part1.hdf5") {
+      want_rows.push_back(fmt::format("code15:{},bad_data_file,skipped,", e.exam_id));
+      want_messages.push_back(fmt::format("record code15:{}: its part exams_part1.hdf5 cannot be read (record "
+                                          "exams_part1.hdf5: {}: HDF5 error",
+                                          e.exam_id, part1.string()));
+    }
+    if (e.trace_file == "exams_part2.hdf5") {
+      want_rows.push_back(fmt::format("code15:{},missing_file,skipped,", e.exam_id));
+      want_messages.push_back(fmt::format("record code15:{}: exams.csv places it in exams_part2.hdf5, which is not "
+                                          "in {}",
+                                          e.exam_id, opt.out_dir.string()));
+    }
+  }
+  const std::string skipped = file_bytes(rep.skipped_table);
+  std::vector<std::string> rows;
+  for (size_t at = skipped.find('\n') + 1, end; at < skipped.size(); at = end + 1) {
+    end = skipped.find("\ncode15:", at);
+    if (end == std::string::npos) end = skipped.size() - 1;
+    rows.push_back(skipped.substr(at, end - at));
+  }
+  REQUIRE(rows.size() == want_rows.size());
+  REQUIRE(rep.skips.records().size() == want_messages.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    CHECK_MESSAGE(rows[i].starts_with(want_rows[i]), rows[i]);
+    CHECK_MESSAGE(rep.skips.records()[i].message.starts_with(want_messages[i]), rep.skips.records()[i].message);
+  }
+
+  // --strict: the damaged part ends the run, before anything is written.
+  auto strict = quiet(strict_out.path());
+  strict.strict = true;
+  CHECK_THROWS_WITH_AS(collect_code15(src, strict), doctest::Contains("exams_part1.hdf5"), RecordError);
+  CHECK(fs::is_empty(strict_out.path()));
+  // With the damaged part gone too, the missing one is what ends it.
+  fs::remove(part1);
+  CHECK_THROWS_WITH_AS(collect_code15(src, strict), doctest::Contains("exams.csv places it in exams_part"),
+                       RecordError);
+  CHECK(fs::is_empty(strict_out.path()));
 }

@@ -110,6 +110,12 @@ TEST_CASE("labels: threshold selection keeps counts strictly above it, on a smal
   CHECK(c[static_cast<size_t>(*merged.index_of_code("59118001"))] == 2);
   CHECK(c[static_cast<size_t>(*merged.index_of_code("426783006"))] == 1);
   CHECK(std::accumulate(c.begin(), c.end(), int64_t{0}) == 3);
+  // Only the records named (agf-collect counts the rows it wrote): records 1 and 2.
+  const std::vector<size_t> rows = {1, 2};
+  auto some = count_records(merged, recs, &rows);
+  CHECK(some[static_cast<size_t>(*merged.index_of_code("59118001"))] == 1);
+  CHECK(some[static_cast<size_t>(*merged.index_of_code("426783006"))] == 1);
+  CHECK(std::accumulate(some.begin(), some.end(), int64_t{0}) == 2);
 }
 
 TEST_CASE("labels: multi-hot encoding in class order; records without a kept label are dropped and counted") {

@@ -2,6 +2,7 @@
 // fixture record against the scipy golden data.
 #include <doctest/doctest.h>
 
+#include <limits>
 #include <numeric>
 
 #include "ecg/leads.h"
@@ -193,6 +194,52 @@ TEST_CASE("preprocess: a record with none of the twelve standard leads is an uns
   CHECK_THROWS_AS(arrange_standard_leads(s, 8, out.data()), RecordError);
   // One standard lead among others is enough.
   CHECK(preprocess(make_signal({"MLII", "v5"}, 5000), PreprocessConfig{}).shape() == Shape{12, 6144});
+}
+
+TEST_CASE("preprocess: a value that is not finite is a non_finite record, not a silent row of zeros") {
+  // Without the check, filtfilt spreads the inf over the lead as NaN, and the z-score (NaN std) writes zeros.
+  Signal s = make_signal({"I", "II"}, 5000);
+  s.id = "Inf";
+  s.lead(1)[1234] = std::numeric_limits<double>::infinity();
+  auto [problem, message] = preprocess_error(s, PreprocessConfig{});
+  CHECK(problem == RecordProblem::non_finite);
+  CHECK(message == "record Inf: lead 1 (II) is not finite after filtering: its input holds inf or NaN in mV (a gain "
+                   "too small for its samples, or damaged data)");
+  s.lead(1)[1234] = 0.0;
+  s.lead(1)[2000] = std::numeric_limits<double>::quiet_NaN();
+  CHECK(preprocess_error(s, PreprocessConfig{}).first == RecordProblem::non_finite);
+  // Every stage off: the leads are scanned instead of measured by the z-score.
+  CHECK(preprocess_error(s, raw_config(5000)).first == RecordProblem::non_finite);
+  s.lead(1)[2000] = -std::numeric_limits<double>::infinity();
+  CHECK(preprocess_error(s, raw_config(5000)).second.find("lead 1 (II) is not finite") != std::string::npos);
+  std::vector<double> x = {1, std::numeric_limits<double>::infinity(), 3};
+  CHECK(std::isnan(zscore_lead(x.data(), 3, 1e-6)));
+}
+
+TEST_CASE("preprocess: every lead zero after preprocessing is a flat_signal record; one flat lead is fine") {
+  // Constant leads: the band-pass leaves rounding noise far below 1e-6 mV, which the z-score makes zeros.
+  Signal flat = make_signal({"I", "II", "V1"}, 5000);
+  flat.id = "Flat";
+  for (int64_t l = 0; l < 3; ++l) std::fill(flat.lead(l), flat.lead(l) + 5000, 0.1 * static_cast<double>(l + 1));
+  auto [problem, message] = preprocess_error(flat, PreprocessConfig{});
+  CHECK(problem == RecordProblem::flat_signal);
+  CHECK(message == "record Flat: every lead is zero after preprocessing (no standard lead varies by a std of 1e-06 "
+                   "mV or more after the band-pass; the largest input value is 0.3 mV): no ECG to learn from");
+  // A live signal scaled to ~1e-297 mV (what a gain of 1e300 makes of ADC units) is flat in the same way.
+  Signal tiny = make_signal({"I", "II"}, 5000);
+  for (double& v : tiny.mv) v *= 1e-297;
+  CHECK(preprocess_error(tiny, PreprocessConfig{}).first == RecordProblem::flat_signal);
+  // Only the non-standard lead is live: the output holds none of it.
+  Signal other = make_signal({"I", "MLII"}, 5000);
+  std::fill(other.lead(0), other.lead(0) + 5000, 0.0);
+  CHECK(preprocess_error(other, PreprocessConfig{}).first == RecordProblem::flat_signal);
+  // One flat lead among live ones: kept, that row zero, the others z-scored.
+  Signal one = make_signal({"I", "II", "V1"}, 5000);
+  std::fill(one.lead(1), one.lead(1) + 5000, 0.25);
+  const auto v = preprocess(one, PreprocessConfig{}).to_vector<float>();
+  CHECK(std::all_of(v.begin() + 6144, v.begin() + 2 * 6144, [](float x) { return x == 0.0f; }));
+  CHECK(std::any_of(v.begin(), v.begin() + 6144, [](float x) { return x != 0.0f; }));
+  CHECK(std::any_of(v.begin() + 6 * 6144, v.begin() + 7 * 6144, [](float x) { return x != 0.0f; }));
 }
 
 TEST_CASE("preprocess: the full chain on JS20017 equals scipy's filtfilt, z-scored, padded to 6144" *
