@@ -7,7 +7,6 @@
 #include <thread>
 #include <unordered_map>
 
-#include "ecg/atomic_file.h"
 #include "ecg/code15.h"
 #include "dataset/dataset_h5.h"
 #include "dataset/dataset_pipeline.h"
@@ -19,6 +18,7 @@
 #include "ecg/record.h"
 #include "ecg/text_util.h"
 #include "ecg/wfdb_header.h"
+#include "io/atomic_file.h"
 #include "tensor/error.h"
 
 namespace agf::dataset {
@@ -87,9 +87,9 @@ std::string stem_of(const fs::path& dir) {
 }
 
 // Finishes the dataset, its class table and (when records were skipped) the table of skipped records; fills the
-// report's outcome fields. The tables are staged in temporary files and renamed into place only once the dataset
-// is, so a failed finish leaves a previous run's good tables alone (and no temporary behind); a skipped table left
-// by an earlier run of this name is removed, as it no longer describes the dataset beside it.
+// report's outcome fields. The tables are written to temporary files first and renamed into place only once the
+// dataset is, so a failed finish leaves a previous run's good tables alone (and no temporary behind); a skipped table
+// left by an earlier run of this name is removed, as it no longer describes the dataset beside it.
 void finish_outputs(DatasetWriter& writer, const std::vector<DatasetClass>& classes, const CollectSettings& settings,
                     CollectReport& report) {
   const int64_t n = writer.size(), k = writer.num_classes();
@@ -103,32 +103,13 @@ void finish_outputs(DatasetWriter& writer, const std::vector<DatasetClass>& clas
     report.split_sizes[static_cast<size_t>(p)] = static_cast<int64_t>(splits.part(p).size());
   report.class_table = settings.out_dir / (report.name + ".classes.csv");
   report.skipped_table = settings.out_dir / (report.name + ".skipped.csv");
-  std::vector<std::pair<fs::path, fs::path>> staged;  // temporary -> final
-  auto remove_staged = [&](size_t from) {
-    std::error_code ec;
-    for (size_t i = from; i < staged.size(); ++i) fs::remove(staged[i].first, ec);
-  };
-  try {
-    staged.emplace_back(stage_class_table(report.class_table, classes, writer.labels(), splits), report.class_table);
-    if (report.skips.skipped() > 0)
-      staged.emplace_back(ecg::stage_file(report.skipped_table, skipped_table_text(report.skips)), report.skipped_table);
-    writer.finish(splits);
-  } catch (...) {
-    remove_staged(0);
-    throw;
-  }
+  io::AtomicFileSet tables;
+  tables.add(report.class_table).write(class_table_text(classes, writer.labels(), splits));
+  if (report.skips.skipped() > 0) tables.add(report.skipped_table).write(skipped_table_text(report.skips));
+  writer.finish(splits);
   // The dataset is in place: a table that cannot follow it (a rename failing) must not leave the previous run's
-  // table beside it as if it described the new file, nor a temporary behind.
-  for (size_t i = 0; i < staged.size(); ++i) {
-    try {
-      ecg::commit_file(staged[i].first, staged[i].second);
-    } catch (...) {
-      remove_staged(i + 1);
-      std::error_code ec;
-      for (size_t j = i; j < staged.size(); ++j) fs::remove(staged[j].second, ec);
-      throw;
-    }
-  }
+  // table beside it as if it described the new file; commit_all removes those.
+  tables.commit_all();
   if (report.skips.skipped() == 0) {
     std::error_code ec;
     fs::remove(report.skipped_table, ec);

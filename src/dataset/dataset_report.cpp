@@ -4,12 +4,9 @@
 
 #include <cstdio>
 
-#include "ecg/atomic_file.h"
 #include "tensor/error.h"
 
 namespace agf::dataset {
-
-namespace fs = std::filesystem;
 
 ProgressLine::ProgressLine(std::string label, int64_t total, bool enabled)
     : label_(std::move(label)),
@@ -62,8 +59,8 @@ std::vector<int64_t> class_counts(const std::vector<uint8_t>& labels, int64_t k,
   return counts;
 }
 
-fs::path stage_class_table(const fs::path& csv, const std::vector<DatasetClass>& classes,
-                           const std::vector<uint8_t>& labels, const DatasetSplits& splits) {
+std::string class_table_text(const std::vector<DatasetClass>& classes, const std::vector<uint8_t>& labels,
+                             const DatasetSplits& splits) {
   const auto k = static_cast<int64_t>(classes.size());
   const auto all = class_counts(labels, k, nullptr);
   const auto train = class_counts(labels, k, &splits.train);
@@ -73,12 +70,7 @@ fs::path stage_class_table(const fs::path& csv, const std::vector<DatasetClass>&
   for (size_t j = 0; j < classes.size(); ++j)
     text += fmt::format("{},{},{},{},{},{},{}\n", j, classes[j].code, classes[j].abbreviation, all[j], train[j],
                         val[j], test[j]);
-  return ecg::stage_file(csv, text);
-}
-
-void write_class_table(const fs::path& csv, const std::vector<DatasetClass>& classes,
-                       const std::vector<uint8_t>& labels, const DatasetSplits& splits) {
-  ecg::commit_file(stage_class_table(csv, classes, labels, splits), csv);
+  return text;
 }
 
 namespace {

@@ -12,9 +12,9 @@
 #include <thread>
 #include <vector>
 
-#include "ecg/atomic_file.h"
 #include "ecg/synth/challenge_writer.h"
 #include "ecg/synth/code15_writer.h"
+#include "io/atomic_file.h"
 #include "tensor/error.h"
 
 namespace agf::synth {
@@ -149,6 +149,7 @@ SetSummary write_challenge_set(const ChallengeSetOptions& options, const Progres
         if (progress) progress({done, options.n, seconds_since(t0)});
       },
       options.progress_interval_s);
+  io::sync_file_system(options.out_dir);  // the records were written unsynced, one by one
   SetSummary summary;
   for (const auto& l : labels) summary.add(l);
   summary.elapsed_s = seconds_since(t0);
@@ -209,7 +210,7 @@ SetSummary write_code15_set(const Code15SetOptions& options, const ProgressCallb
   // exams.csv lists the exams in an order unrelated to the files (a seeded shuffle), as the real one does.
   PhiloxStream shuffle(derive_key(options.seed ^ 0xC0DE15ull, 0));
   for (size_t i = rows.size(); i > 1; --i) std::swap(rows[i - 1], rows[shuffle.next_below(i)]);
-  ecg::write_file_atomically(options.out_dir / "exams.csv", format_code15_csv(rows));
+  io::write_file_atomically(options.out_dir / "exams.csv", format_code15_csv(rows));
   summary.elapsed_s = seconds_since(t0);
   return summary;
 }
