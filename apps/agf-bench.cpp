@@ -4,7 +4,7 @@
 //       forward + backward at micro-batch b, per ledger tag
 //   agf-bench train --data prepared/WFDB_Synth.h5 --preset tinylight --batch 32 --steps 60
 //       backprop + AdamW on a prepared dataset through the prefetching loader: loss, records/s, peak memory
-// Exit status and messages: apps/app_main.h.
+// Exit status and messages: apps/app_main.h (Ctrl-C stops at the next phase or step).
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
@@ -14,6 +14,7 @@
 
 #include "app_main.h"
 #include "dataset/loader.h"
+#include "io/interrupt.h"
 #include "nn/ecgnet.h"
 #include "nn/losses.h"
 #include "nn/optim.h"
@@ -78,6 +79,7 @@ void run_memory(const MemoryOptions& o) {
     report["inference_seconds"] = std::chrono::duration<double>(clock::now() - t0).count();
     report["inference_peak"] = tag_peaks(L);
   }
+  io::throw_if_interrupted("after the inference forward, before the backprop step");
   {
     MemScope act(MemTag::activations);
     L.reset_peak();
@@ -132,6 +134,7 @@ void run_train(const TrainOptions& o) {
   const int64_t window = std::max<int64_t>(1, o.steps / 10);
   double window_sum = 0;
   for (int64_t step = 0; step < o.steps; ++step) {
+    io::throw_if_interrupted(fmt::format("after {} of {} steps", step, o.steps));
     auto batch = loader.next();
     if (!batch) {
       loader.start_epoch(++epoch);

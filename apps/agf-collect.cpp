@@ -1,6 +1,7 @@
 // agf-collect: raw ECG folders -> prepared dataset files (HDF5), class tables and splits (docs/dataset_format.md).
 //   agf-collect -o prepared --challenge /data/WFDB_Ga --challenge /data/WFDB_PTBXL --code15 /data/code15
-// Exit status and messages: apps/app_main.h.
+// Exit status and messages: apps/app_main.h. A run holds a lock beside each output while it writes it (a second run
+// on the same output refuses at once); Ctrl-C stops at the next record and removes the partial output.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
@@ -10,6 +11,7 @@
 
 #include "app_main.h"
 #include "dataset/collect.h"
+#include "io/interrupt.h"
 #include "tensor/allocator.h"
 
 int main(int argc, char** argv) {
@@ -94,7 +96,22 @@ int main(int argc, char** argv) {
     // Before anything runs: two inputs with one output name would write the same file.
     as_usage_error([&] { check_distinct_outputs(sources, code15_dir.empty() ? nullptr : &code15, settings.out_dir); });
 
-    for (const ChallengeSource& src : sources) fmt::print("{}", collect_challenge(src, settings).summary());
-    if (!code15_dir.empty()) fmt::print("{}", collect_code15(code15, settings).summary());
+    std::vector<std::string> done;  // outputs complete before an interrupt
+    auto collect_one = [&](const std::string& output, const auto& collect) {
+      try {
+        fmt::print("{}", collect().summary());
+        done.push_back(output);
+      } catch (const agf::io::Interrupted& e) {
+        throw agf::io::Interrupted(
+            e.signal(), fmt::format("{} not written (partial files removed){}", output,
+                                    done.empty() ? "" : fmt::format("; complete before: {}", fmt::join(done, ", "))));
+      }
+    };
+    for (const ChallengeSource& src : sources)
+      collect_one((settings.out_dir / (output_name(src) + ".h5")).string(),
+                  [&] { return collect_challenge(src, settings); });
+    if (!code15_dir.empty())
+      collect_one((settings.out_dir / (output_name(code15) + ".h5")).string(),
+                  [&] { return collect_code15(code15, settings); });
   });
 }

@@ -3,7 +3,7 @@
 //   agf-convert --list FILE
 //   agf-convert FILE.pt -o OUT.safetensors
 //   agf-convert --merge-lora RUN.safetensors -o BACKBONE.safetensors
-// Exit status and messages: apps/app_main.h; a failed conversion leaves no output file.
+// Exit status and messages: apps/app_main.h; a failed or interrupted conversion leaves no output file.
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
@@ -13,6 +13,7 @@
 #include "app_main.h"
 #include "fusion/model_io.h"
 #include "io/checkpoint.h"
+#include "io/interrupt.h"
 
 int main(int argc, char** argv) {
   using namespace agf::app;
@@ -37,11 +38,13 @@ int main(int argc, char** argv) {
     }
     usage_check(std::filesystem::path(output).extension() == ".safetensors",
                 "{}: the output must be a .safetensors file", output);
+    const std::string interrupted = fmt::format("{} not written", output);
     if (merge) {
       agf::fusion::LoadedTraining header;
       auto net = agf::fusion::build_from_checkpoint(input, &header);
       AGF_CHECK(header.lora, "{}: --merge-lora needs a checkpoint with LoRA adapters; this one has none", input);
       const auto merged = agf::fusion::merged_backbone(*net, agf::fusion::BackboneLayout::published);
+      agf::io::throw_if_interrupted(interrupted);
       agf::io::save_safetensors(output, merged,
                                 {{"source", std::filesystem::path(input).filename().string()},
                                  {"network", agf::fusion::config_to_json(header.net_config).dump()},

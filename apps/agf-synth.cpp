@@ -3,7 +3,8 @@
 //   agf-synth challenge --out DIR --n 20000 --seed 1 [--fs 500 --seconds 10 --mix SPEC --noise 1 --threads N]
 //   agf-synth code15    --out DIR --n 2000 --parts 2 --seed 1 [--mix SPEC --noise 1 --threads N]
 //   agf-synth classes   (the classes, their SNOMED CT codes and the default mix)
-// Exit status and messages: apps/app_main.h.
+// Exit status and messages: apps/app_main.h. Every record file is written atomically; Ctrl-C stops the run before
+// the next record (the files on disk are whole records) and says how far it got.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <spdlog/sinks/stdout_color_sinks.h>

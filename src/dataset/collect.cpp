@@ -117,6 +117,17 @@ void finish_outputs(DatasetWriter& writer, const std::vector<DatasetClass>& clas
   }
 }
 
+// Claims <name>.h5 and its tables for this run, before any work: a second run on the same output refuses at once
+// instead of racing this one (io::OutputLock on .<name>.h5.lock beside it, removed when the run ends).
+io::OutputLock claim_output(const fs::path& output) {
+  if (output.has_parent_path()) {
+    std::error_code ec;
+    fs::create_directories(output.parent_path(), ec);
+    AGF_CHECK(!ec, "{}: cannot create the folder {}: {}", output.string(), output.parent_path().string(), ec.message());
+  }
+  return io::OutputLock(io::lock_path_for(output), output.string());
+}
+
 std::vector<DatasetClass> to_dataset_classes(const ecg::ClassSet& set) {
   std::vector<DatasetClass> out;
   for (const ecg::LabelClass& c : set.classes()) out.push_back({c.key, c.abbreviation});
@@ -194,6 +205,7 @@ CollectReport collect_challenge(const ChallengeSource& source, const CollectSett
   report.name = output_name(source);
   report.output = settings.out_dir / (report.name + ".h5");
   check_split_config(settings.split);  // before hours of reading, not after
+  const io::OutputLock claim = claim_output(report.output);
   AGF_CHECK(source.min_count >= 0, "Challenge input {}: minimum class count {} is negative", source.dir.string(),
             source.min_count);
   const std::vector<fs::path> headers = find_challenge_headers(source.dir);
@@ -328,6 +340,7 @@ CollectReport collect_code15(const Code15Source& source, const CollectSettings& 
   report.name = output_name(source);
   report.output = settings.out_dir / (report.name + ".h5");
   check_split_config(settings.split);  // before hours of reading, not after
+  const io::OutputLock claim = claim_output(report.output);
   const fs::path csv = source.dir / "exams.csv";
   std::error_code ec;
   AGF_CHECK(fs::is_regular_file(csv, ec), "CODE-15 input {}: exams.csv not found", source.dir.string());

@@ -67,6 +67,8 @@ struct CollectReport {
   std::string summary() const;  // several lines for people
 };
 
+// Each holds an io::OutputLock on .<name>.h5.lock beside its output from start to end (a second run on the same
+// output refuses at once) and stops at the next record after SIGINT/SIGTERM with io::Interrupted, leaving nothing.
 CollectReport collect_challenge(const ChallengeSource& source, const CollectSettings& settings);
 CollectReport collect_code15(const Code15Source& source, const CollectSettings& settings);
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "io/file_util.h"
+#include "io/interrupt.h"
 #include "io/zip_archive.h"
 
 namespace agf::io {
@@ -86,6 +87,7 @@ LoadedCheckpoint convert_to_safetensors(const std::filesystem::path& input, cons
   AGF_CHECK(!std::filesystem::equivalent(input, output, ec), "{}: the output would overwrite the input",
             output.string());
   LoadedCheckpoint c = load_checkpoint(input);
+  throw_if_interrupted(fmt::format("{} not written", output.string()));
   Metadata meta = c.metadata;  // a safetensors input keeps its own metadata
   meta.try_emplace("format", "pt");
   meta["agf.converted_from"] = fmt::format("{} ({})", input.filename().string(), format_name(c.format));
