@@ -34,10 +34,10 @@ int main(int argc, char** argv) {
   app.add_option("--challenge", challenge_dirs, "a Challenge 2021 dataset folder (searched recursively for .hea); "
                                                 "repeat for several datasets, one output file each")
       ->default_str("");  // none: an empty list shown as "[]" says nothing
-  app.add_option("--name", names, "output name of each --challenge folder, in order (default: the folder's name)")
-      ->default_str("");
+  app.add_option("--name", names, "output name of each --challenge folder, in order (default: the folder's name); "
+                                  "a plain file name")->check(plain_file_name())->default_str("");
   app.add_option("--code15", code15_dir, "a CODE-15% folder holding exams.csv and exams_part<N>.hdf5");
-  app.add_option("--code15-name", code15.name, "output name of the CODE-15% dataset");
+  app.add_option("--code15-name", code15.name, "output name of the CODE-15% dataset")->check(plain_file_name());
   app.add_option("--code15-length", code15.length, "T for CODE-15% (samples at 400 Hz)")
       ->check(integer_in(1, int64_t{1} << 20));
   app.add_flag("--code15-drop-unlabelled", code15.drop_unlabelled, "leave out CODE-15% exams with none of the six labels");

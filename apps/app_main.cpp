@@ -9,6 +9,7 @@
 #include <limits>
 #include <optional>
 
+#include "io/atomic_file.h"
 #include "io/interrupt.h"
 #include "io/printable.h"
 
@@ -117,6 +118,15 @@ CLI::Validator real_in(double lo, double hi, bool lo_open, bool hi_open) {
         return "";
       },
       interval);
+}
+
+CLI::Validator plain_file_name() {
+  return CLI::Validator(
+      [](std::string& input) -> std::string {
+        const std::string problem = io::plain_file_name_problem(input);
+        return problem.empty() ? "" : fmt::format("'{}' is not a plain file name: {}", input, problem);
+      },
+      "NAME");
 }
 
 }  // namespace agf::app

@@ -54,5 +54,7 @@ CLI::Validator integer_in(int64_t lo, int64_t hi);
 CLI::Validator unsigned_integer();  // any value of a uint64_t (seeds)
 // A real number in the interval from lo to hi; open ends excluded: real_in(0, 1, true, false) is (0, 1].
 CLI::Validator real_in(double lo, double hi, bool lo_open = false, bool hi_open = false);
+// A plain file name (no '/', not empty, "." or "..", no control character): an output name inside a folder.
+CLI::Validator plain_file_name();
 
 }  // namespace agf::app

@@ -19,6 +19,7 @@
 #include "ecg/text_util.h"
 #include "ecg/wfdb_header.h"
 #include "io/atomic_file.h"
+#include "io/printable.h"
 #include "tensor/error.h"
 
 namespace agf::dataset {
@@ -128,6 +129,13 @@ io::OutputLock claim_output(const fs::path& output) {
   return io::OutputLock(io::lock_path_for(output), output.string());
 }
 
+std::string checked_output_name(const std::string& name, std::string_view option) {
+  const std::string problem = io::plain_file_name_problem(name);
+  AGF_CHECK(problem.empty(), "{} '{}': not a plain file name ({}); the outputs are <name>.h5 and its tables inside -o",
+            option, io::printable(name), problem);
+  return name;
+}
+
 std::vector<DatasetClass> to_dataset_classes(const ecg::ClassSet& set) {
   std::vector<DatasetClass> out;
   for (const ecg::LabelClass& c : set.classes()) out.push_back({c.key, c.abbreviation});
@@ -177,11 +185,11 @@ std::vector<DatasetClass> code15_classes() {
 }
 
 std::string output_name(const ChallengeSource& source) {
-  return source.name.empty() ? stem_of(source.dir) : source.name;
+  return source.name.empty() ? stem_of(source.dir) : checked_output_name(source.name, "--name");
 }
 
 std::string output_name(const Code15Source& source) {
-  return source.name.empty() ? std::string("code15") : source.name;
+  return source.name.empty() ? std::string("code15") : checked_output_name(source.name, "--code15-name");
 }
 
 void check_distinct_outputs(const std::vector<ChallengeSource>& challenge, const Code15Source* code15,

@@ -73,7 +73,8 @@ CollectReport collect_challenge(const ChallengeSource& source, const CollectSett
 CollectReport collect_code15(const Code15Source& source, const CollectSettings& settings);
 
 // The stem of the files a source's collect writes (<name>.h5, <name>.classes.csv): its name, or else the folder's
-// name ("dataset" for one with none) for a Challenge source, "code15" for CODE-15.
+// name ("dataset" for one with none) for a Challenge source, "code15" for CODE-15. A given name must be a plain file
+// name (io::plain_file_name_problem): "../x", "a/b", "/abs", "." or ".." would write outside the output folder.
 std::string output_name(const ChallengeSource& source);
 std::string output_name(const Code15Source& source);
 
