@@ -14,9 +14,11 @@
 #include "fusion/model_io.h"
 #include "io/checkpoint.h"
 #include "io/interrupt.h"
+#include "io/printable.h"
 
 int main(int argc, char** argv) {
   using namespace agf::app;
+  using agf::io::printable;
   CLI::App app{"agf-convert: list a checkpoint's tensors, or convert a PyTorch checkpoint to safetensors",
                "agf-convert"};
   configure(app);
@@ -32,8 +34,9 @@ int main(int argc, char** argv) {
     if (list) {
       const agf::io::LoadedCheckpoint c = agf::io::load_checkpoint(input);
       fmt::print("{}", agf::io::format_tensor_listing(c.tensors));
-      for (const auto& [k, v] : c.metadata) fmt::print("metadata {}: {}\n", k, v);
-      for (const auto& note : c.notes) fmt::print(stderr, "agf-convert: note: {}\n", note);
+      // Names, metadata and notes are text from the file: escaped for the terminal.
+      for (const auto& [k, v] : c.metadata) fmt::print("metadata {}: {}\n", printable(k), printable(v));
+      for (const auto& note : c.notes) fmt::print(stderr, "agf-convert: note: {}\n", printable(note));
       return;
     }
     usage_check(std::filesystem::path(output).extension() == ".safetensors",
@@ -53,7 +56,7 @@ int main(int argc, char** argv) {
       return;
     }
     const agf::io::LoadedCheckpoint c = agf::io::convert_to_safetensors(input, output);
-    for (const auto& note : c.notes) fmt::print(stderr, "agf-convert: note: {}\n", note);
+    for (const auto& note : c.notes) fmt::print(stderr, "agf-convert: note: {}\n", printable(note));
     int64_t elements = 0;
     for (const auto& [name, t] : c.tensors) elements += t.numel();
     fmt::print("{}: {} tensors, {} elements -> {}\n", input, c.tensors.size(), elements, output);

@@ -453,19 +453,23 @@ CollectReport collect_code15(const Code15Source& source, const CollectSettings& 
 }
 
 std::string CollectReport::summary() const {
-  std::string s = fmt::format("{}: {} records found, {} written to {} in {:.1f} s ({:.0f} records/s)\n", name, found,
-                              written, output.string(), seconds, seconds > 0 ? written / seconds : 0.0);
+  // Names, paths and messages carry text from the input (folder names, header lines): escaped for the terminal.
+  using io::printable;
+  std::string s = fmt::format("{}: {} records found, {} written to {} in {:.1f} s ({:.0f} records/s)\n",
+                              printable(name), found, written, printable(output.string()), seconds,
+                              seconds > 0 ? written / seconds : 0.0);
   s += fmt::format("  skipped: {}\n", skips.summary());
   constexpr size_t kShown = 10;
   const auto& skipped = skips.records();
-  for (size_t i = 0; i < std::min(kShown, skipped.size()); ++i) s += fmt::format("    {}\n", skipped[i].message);
+  for (size_t i = 0; i < std::min(kShown, skipped.size()); ++i)
+    s += fmt::format("    {}\n", printable(skipped[i].message));
   if (!skipped.empty())
     s += fmt::format("    {}every skipped record with its reason: {}\n",
                      skipped.size() > kShown ? fmt::format("... {} more; ", skipped.size() - kShown) : "",
-                     skipped_table.string());
+                     printable(skipped_table.string()));
   s += fmt::format("  dropped for no kept class: {}\n", dropped_unlabelled);
   s += fmt::format("  splits: train {}, val {}, test {}\n", split_sizes[0], split_sizes[1], split_sizes[2]);
-  s += fmt::format("  classes ({}; table {}):\n", classes.size(), class_table.string());
+  s += fmt::format("  classes ({}; table {}):\n", classes.size(), printable(class_table.string()));
   for (size_t j = 0; j < classes.size(); ++j)
     s += fmt::format("    {:<20} {:<12} {}\n", classes[j].code, classes[j].abbreviation,
                      j < class_counts.size() ? class_counts[j] : 0);

@@ -4,12 +4,13 @@
 
 #include <cstdio>
 
+#include "io/printable.h"
 #include "tensor/error.h"
 
 namespace agf::dataset {
 
 ProgressLine::ProgressLine(std::string label, int64_t total, bool enabled)
-    : label_(std::move(label)),
+    : label_(io::printable(label)),  // a folder's name, which may hold anything
       total_(total),
       enabled_(enabled),
       tty_(isatty(fileno(stderr)) != 0),
@@ -74,9 +75,10 @@ std::string class_table_text(const std::vector<DatasetClass>& classes, const std
 }
 
 namespace {
-// RFC 4180: a field holding a comma, quote or line break is quoted, its quotes doubled.
-std::string csv_field(const std::string& v) {
-  if (v.find_first_of(",\"\r\n") == std::string::npos) return v;
+// Control characters escaped, then RFC 4180: a field holding a comma or quote is quoted, its quotes doubled.
+std::string csv_field(const std::string& raw) {
+  const std::string v = io::printable(raw);
+  if (v.find_first_of(",\"") == std::string::npos) return v;
   std::string q = "\"";
   for (char c : v) q += c == '"' ? std::string("\"\"") : std::string(1, c);
   return q + "\"";

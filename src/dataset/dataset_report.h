@@ -35,7 +35,9 @@ class ProgressLine {
 std::string class_table_text(const std::vector<DatasetClass>& classes, const std::vector<uint8_t>& labels,
                              const DatasetSplits& splits);
 
-// <dataset>.skipped.csv: record,reason,message for every record a run skipped (RFC 4180 quoting).
+// <dataset>.skipped.csv: record,reason,message for every record a run skipped (RFC 4180 quoting). Record names and
+// messages carry text from the input files: their control characters are escaped (io::printable), so a row is
+// one line and a hostile header cannot reach a terminal that shows the table.
 std::string skipped_table_text(const ecg::SkipTally& skips);
 
 // Per class, how many of `rows` (all rows when empty) carry it; labels row-major (n, k).
