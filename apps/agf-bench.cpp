@@ -4,6 +4,7 @@
 //       forward + backward at micro-batch b, per ledger tag
 //   agf-bench train --data prepared/WFDB_Synth.h5 --preset tinylight --batch 32 --steps 60
 //       backprop + AdamW on a prepared dataset through the prefetching loader: loss, records/s, peak memory
+// Exit status and messages: apps/app_main.h (Ctrl-C stops at the next phase or step).
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
@@ -11,7 +12,9 @@
 #include <chrono>
 #include <cstdio>
 
+#include "app_main.h"
 #include "dataset/loader.h"
+#include "io/interrupt.h"
 #include "nn/ecgnet.h"
 #include "nn/losses.h"
 #include "nn/optim.h"
@@ -40,7 +43,7 @@ struct MemoryOptions {
   bool json = false;
 };
 
-int run_memory(const MemoryOptions& o) {
+void run_memory(const MemoryOptions& o) {
   MemoryLedger& L = ledger(Device::cpu());
   nn::EcgNet net(nn::preset_config(o.preset, o.classes, true), 1);
   if (o.lora > 0) {
@@ -76,6 +79,7 @@ int run_memory(const MemoryOptions& o) {
     report["inference_seconds"] = std::chrono::duration<double>(clock::now() - t0).count();
     report["inference_peak"] = tag_peaks(L);
   }
+  io::throw_if_interrupted("after the inference forward, before the backprop step");
   {
     MemScope act(MemTag::activations);
     L.reset_peak();
@@ -89,7 +93,7 @@ int run_memory(const MemoryOptions& o) {
   }
   if (o.json) {
     fmt::print("{}\n", report.dump(2));
-    return 0;
+    return;
   }
   fmt::print("{} ({} parameters, {} trainable), input (B, 12, {})\n", o.preset, report["parameters"].get<int64_t>(),
              report["trainable_elements"].get<int64_t>(), o.length);
@@ -100,7 +104,6 @@ int run_memory(const MemoryOptions& o) {
   fmt::print("  forward+backward, b={:<4}     activations peak {:10.1f} MiB, grads {:8.1f} MiB  ({:.2f} s)\n",
              o.bp_batch, mib(report["backprop_peak"].value("activations", int64_t{0})),
              mib(report["backprop_peak"].value("grads", int64_t{0})), report["backprop_seconds"].get<double>());
-  return 0;
 }
 
 struct TrainOptions {
@@ -110,7 +113,7 @@ struct TrainOptions {
   uint64_t seed = 18;
 };
 
-int run_train(const TrainOptions& o) {
+void run_train(const TrainOptions& o) {
   dataset::LoaderOptions lo;
   lo.batch_size = o.batch;
   lo.seed = o.seed;
@@ -131,6 +134,7 @@ int run_train(const TrainOptions& o) {
   const int64_t window = std::max<int64_t>(1, o.steps / 10);
   double window_sum = 0;
   for (int64_t step = 0; step < o.steps; ++step) {
+    io::throw_if_interrupted(fmt::format("after {} of {} steps", step, o.steps));
     auto batch = loader.next();
     if (!batch) {
       loader.start_epoch(++epoch);
@@ -164,44 +168,42 @@ int run_train(const TrainOptions& o) {
   fmt::print("{} steps of backprop + AdamW: mean loss {:.4f} (first {} steps) -> {:.4f} (last {}), "
              "{:.1f} records/s, peak memory {:.1f} MiB (ledger)\n",
              o.steps, first, window, last, window, static_cast<double>(records) / secs, mib(L.peak_total()));
-  return 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   agf::keep_freed_host_memory_mapped();
-  CLI::App app{"agf-bench: engine-level measurements (memory ledger, training throughput)"};
+  using namespace agf::app;
+  CLI::App app{"agf-bench: engine-level measurements (memory ledger, training throughput)", "agf-bench"};
+  configure(app);
   app.require_subcommand(1);
+  // Bounds: what a run on one machine can mean, so that a typo is refused rather than attempted.
+  const int64_t max_batch = int64_t{1} << 16, max_length = int64_t{1} << 20;
   MemoryOptions mo;
   auto* mem = app.add_subcommand("memory", "ledger peaks of an inference forward and of a backprop step");
-  mem->add_option("--preset", mo.preset, "EcgNet preset");
-  mem->add_option("--batch", mo.batch, "batch of the inference forward")->check(CLI::PositiveNumber);
-  mem->add_option("--bp-batch", mo.bp_batch, "micro-batch of the forward + backward")->check(CLI::PositiveNumber);
-  mem->add_option("--classes", mo.classes, "classes of the main head")->check(CLI::PositiveNumber);
-  mem->add_option("--length", mo.length, "samples per lead (a multiple of 64)")->check(CLI::PositiveNumber);
-  mem->add_option("--lora", mo.lora, "LoRA rank (0: full fine-tuning)")->check(CLI::NonNegativeNumber);
+  const CLI::IsMember preset(nn::preset_names());
+  mem->add_option("--preset", mo.preset, "EcgNet preset")->check(preset);
+  mem->add_option("--batch", mo.batch, "batch of the inference forward")->check(integer_in(1, max_batch));
+  mem->add_option("--bp-batch", mo.bp_batch, "micro-batch of the forward + backward (at most --batch)")
+      ->check(integer_in(1, max_batch));
+  mem->add_option("--classes", mo.classes, "classes of the main head")->check(integer_in(1, 4096));
+  mem->add_option("--length", mo.length, "samples per lead (a multiple of 64)")->check(integer_in(64, max_length));
+  mem->add_option("--lora", mo.lora, "LoRA rank (0: full fine-tuning)")->check(integer_in(0, 4096));
   mem->add_flag("--json", mo.json, "print the report as JSON");
   TrainOptions to;
   auto* train = app.add_subcommand("train", "backprop + AdamW on a prepared dataset file");
   train->add_option("--data", to.data, "prepared dataset (.h5, from agf-collect)")->required();
-  train->add_option("--preset", to.preset, "EcgNet preset");
-  train->add_option("--batch", to.batch, "batch size")->check(CLI::PositiveNumber);
-  train->add_option("--steps", to.steps, "optimizer steps")->check(CLI::PositiveNumber);
-  train->add_option("--lr", to.lr, "peak learning rate")->check(CLI::PositiveNumber);
-  train->add_option("--seed", to.seed, "run seed");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);
-    fmt::print(stderr, "agf-bench: {}\n", e.what());
-    return 1;
-  }
-  try {
-    if (mem->parsed()) return run_memory(mo);
-    return run_train(to);
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "agf-bench: {}\n", e.what());
-    return 1;
-  }
+  train->add_option("--preset", to.preset, "EcgNet preset")->check(preset);
+  train->add_option("--batch", to.batch, "batch size")->check(integer_in(1, max_batch));
+  train->add_option("--steps", to.steps, "optimizer steps")->check(integer_in(1, 1'000'000'000));
+  train->add_option("--lr", to.lr, "peak learning rate")->check(real_in(0, 10, true, false));
+  train->add_option("--seed", to.seed, "run seed")->check(unsigned_integer());
+  return run_app(app, argc, argv, [&] {
+    if (mem->parsed()) {
+      usage_check(mo.bp_batch <= mo.batch, "--bp-batch {} is larger than --batch {}", mo.bp_batch, mo.batch);
+      return run_memory(mo);
+    }
+    run_train(to);
+  });
 }

@@ -3,18 +3,25 @@
 //   agf-convert --list FILE
 //   agf-convert FILE.pt -o OUT.safetensors
 //   agf-convert --merge-lora RUN.safetensors -o BACKBONE.safetensors
-// Any error is one line on stderr and exit code 1; a failed conversion leaves no output file.
+// Exit status and messages: apps/app_main.h; a failed or interrupted conversion leaves no output file.
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
 #include <cstdio>
 #include <filesystem>
 
+#include "app_main.h"
 #include "fusion/model_io.h"
 #include "io/checkpoint.h"
+#include "io/interrupt.h"
+#include "io/printable.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"agf-convert: list a checkpoint's tensors, or convert a PyTorch checkpoint to safetensors"};
+  using namespace agf::app;
+  using agf::io::printable;
+  CLI::App app{"agf-convert: list a checkpoint's tensors, or convert a PyTorch checkpoint to safetensors",
+               "agf-convert"};
+  configure(app);
   std::string input, output;
   bool list = false, merge = false;
   app.add_option("input", input, "checkpoint: a torch.save zip (.pt/.pth/.pkl) or a .safetensors file")->required();
@@ -22,44 +29,36 @@ int main(int argc, char** argv) {
   app.add_option("-o,--output", output, "the .safetensors file to write");
   app.add_flag("--merge-lora", merge,
                "the input is a training checkpoint with LoRA adapters: write its backbone with them merged in");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);  // --help
-    fmt::print(stderr, "agf-convert: {}\n", e.what());
-    return 1;
-  }
-  try {
-    AGF_CHECK(list != !output.empty(), "give either --list or -o OUT.safetensors");
+  return run_app(app, argc, argv, [&] {
+    usage_check(list != !output.empty(), "give either --list or -o OUT.safetensors");
     if (list) {
       const agf::io::LoadedCheckpoint c = agf::io::load_checkpoint(input);
       fmt::print("{}", agf::io::format_tensor_listing(c.tensors));
-      for (const auto& [k, v] : c.metadata) fmt::print("metadata {}: {}\n", k, v);
-      for (const auto& note : c.notes) fmt::print(stderr, "agf-convert: note: {}\n", note);
-      return 0;
+      // Names, metadata and notes are text from the file: escaped for the terminal.
+      for (const auto& [k, v] : c.metadata) fmt::print("metadata {}: {}\n", printable(k), printable(v));
+      for (const auto& note : c.notes) fmt::print(stderr, "agf-convert: note: {}\n", printable(note));
+      return;
     }
-    AGF_CHECK(std::filesystem::path(output).extension() == ".safetensors", "{}: the output must be a .safetensors file",
-              output);
+    usage_check(std::filesystem::path(output).extension() == ".safetensors",
+                "{}: the output must be a .safetensors file", output);
+    const std::string interrupted = fmt::format("{} not written", output);
     if (merge) {
       agf::fusion::LoadedTraining header;
       auto net = agf::fusion::build_from_checkpoint(input, &header);
       AGF_CHECK(header.lora, "{}: --merge-lora needs a checkpoint with LoRA adapters; this one has none", input);
       const auto merged = agf::fusion::merged_backbone(*net, agf::fusion::BackboneLayout::published);
+      agf::io::throw_if_interrupted(interrupted);
       agf::io::save_safetensors(output, merged,
                                 {{"source", std::filesystem::path(input).filename().string()},
                                  {"network", agf::fusion::config_to_json(header.net_config).dump()},
                                  {"lora_merged", "true"}});
       fmt::print("{}: LoRA rank {} merged, {} tensors -> {}\n", input, header.lora_config.rank, merged.size(), output);
-      return 0;
+      return;
     }
     const agf::io::LoadedCheckpoint c = agf::io::convert_to_safetensors(input, output);
-    for (const auto& note : c.notes) fmt::print(stderr, "agf-convert: note: {}\n", note);
+    for (const auto& note : c.notes) fmt::print(stderr, "agf-convert: note: {}\n", printable(note));
     int64_t elements = 0;
     for (const auto& [name, t] : c.tensors) elements += t.numel();
     fmt::print("{}: {} tensors, {} elements -> {}\n", input, c.tensors.size(), elements, output);
-    return 0;
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "agf-convert: {}\n", e.what());
-    return 1;
-  }
+  });
 }

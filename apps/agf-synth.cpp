@@ -3,6 +3,8 @@
 //   agf-synth challenge --out DIR --n 20000 --seed 1 [--fs 500 --seconds 10 --mix SPEC --noise 1 --threads N]
 //   agf-synth code15    --out DIR --n 2000 --parts 2 --seed 1 [--mix SPEC --noise 1 --threads N]
 //   agf-synth classes   (the classes, their SNOMED CT codes and the default mix)
+// Exit status and messages: apps/app_main.h. Every record file is written atomically; Ctrl-C stops the run before
+// the next record (the files on disk are whole records) and says how far it got.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -10,9 +12,9 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <exception>
 #include <string>
 
+#include "app_main.h"
 #include "ecg/synth/synth_set.h"
 #include "tensor/allocator.h"
 
@@ -58,9 +60,11 @@ void print_classes() {
 
 int main(int argc, char** argv) {
   agf::keep_freed_host_memory_mapped();
+  using namespace agf::app;
   auto log = spdlog::stderr_color_mt("agf-synth");
   log->set_pattern("agf-synth: %^%l%$: %v");
-  CLI::App app{"Synthetic 12-lead ECG data sets (Challenge 2021 records, CODE-15% parts)"};
+  CLI::App app{"Synthetic 12-lead ECG data sets (Challenge 2021 records, CODE-15% parts)", "agf-synth"};
+  configure(app);
   app.require_subcommand(1);
 
   std::string out, mix_spec = "default";
@@ -75,25 +79,22 @@ int main(int argc, char** argv) {
   CLI::App* classes = app.add_subcommand("classes", "list the classes, SNOMED CT codes and the default mix");
   for (CLI::App* sub : {challenge, code15}) {
     sub->add_option("--out", out, "output folder (created if missing)")->required();
-    sub->add_option("--n", n, "number of records")->required();
-    sub->add_option("--seed", seed, "record i is a pure function of (seed, i)");
+    sub->add_option("--n", n, "number of records")->required()->check(integer_in(1, 99'999'999))->default_str("");
+    sub->add_option("--seed", seed, "record i is a pure function of (seed, i)")->check(unsigned_integer());
     sub->add_option("--mix", mix_spec,
                     "class mix, e.g. NSR=0.5,AF=0.3,SB=0.2,IAVB=0.1 (rhythms: weights; findings: probabilities; "
                     "unnamed classes 0) or 'default' (see: agf-synth classes)");
-    sub->add_option("--noise", noise, "artefact scale: 1 typical, 0 none");
-    sub->add_option("--threads", threads, "worker threads (0: all cores)");
+    sub->add_option("--noise", noise, "artefact scale: 1 typical, 0 none")->check(real_in(0, 10));
+    sub->add_option("--threads", threads, "worker threads (0: all cores)")->check(integer_in(0, 1024));
     sub->add_flag("--quiet", quiet, "no progress line");
   }
-  challenge->add_option("--fs", fs, "sampling rate, Hz");
-  challenge->add_option("--seconds", seconds, "record length, s");
-  code15->add_option("--parts", parts, "number of exams_partN.hdf5 files");
-  CLI11_PARSE(app, argc, argv);
+  challenge->add_option("--fs", fs, "sampling rate, Hz")->check(real_in(100, 5000));
+  challenge->add_option("--seconds", seconds, "record length, s")->check(real_in(2, 600));
+  code15->add_option("--parts", parts, "number of exams_partN.hdf5 files (at most --n)")
+      ->check(integer_in(1, 99'999'999));
 
-  try {
-    if (classes->parsed()) {
-      print_classes();
-      return 0;
-    }
+  return run_app(app, argc, argv, [&] {
+    if (classes->parsed()) return print_classes();
     ProgressLine progress(quiet);
     SetSummary summary;
     if (challenge->parsed()) {
@@ -103,10 +104,13 @@ int main(int argc, char** argv) {
       o.seed = seed;
       o.config.fs = fs;
       o.config.seconds = seconds;
-      o.config.mix = ClassMix::parse(mix_spec);
-      o.config.noise_scale = noise;
       o.threads = threads;
-      o.validate();
+      // The options' own checks (the mix, fs x seconds) are command-line errors too.
+      as_usage_error([&] {
+        o.config.mix = ClassMix::parse(mix_spec);
+        o.config.noise_scale = noise;
+        o.validate();
+      });
       log->info("{} Challenge records, {} Hz x {} s, seed {}, {} threads, mix {}", n, fs, seconds, seed,
                 resolve_threads(threads), o.config.mix.describe());
       summary = write_challenge_set(o, std::ref(progress));
@@ -116,10 +120,12 @@ int main(int argc, char** argv) {
       o.n = n;
       o.parts = parts;
       o.seed = seed;
-      o.mix = ClassMix::parse(mix_spec);
       o.noise_scale = noise;
       o.threads = threads;
-      o.validate();
+      as_usage_error([&] {
+        o.mix = ClassMix::parse(mix_spec);
+        o.validate();
+      });
       log->info("{} CODE-15 exams in {} part(s), seed {}, {} threads, mix {}", n, parts, seed, resolve_threads(threads),
                 o.mix.describe());
       summary = write_code15_set(o, std::ref(progress));
@@ -127,9 +133,5 @@ int main(int argc, char** argv) {
     fmt::print("{}", summary.format());
     fmt::print("wrote {} in {:.2f} s ({:.0f} records/s)\n", out, summary.elapsed_s,
                static_cast<double>(summary.records) / std::max(summary.elapsed_s, 1e-9));
-    return 0;
-  } catch (const std::exception& e) {
-    log->error("{}", e.what());
-    return 1;
-  }
+  });
 }

@@ -7,7 +7,6 @@
 #include <unordered_map>
 
 #include "dataset/collect_common.h"
-#include "ecg/atomic_file.h"
 #include "dataset/dataset_pipeline.h"
 #include "dataset/dataset_report.h"
 #include "dataset/dataset_writer.h"
@@ -15,6 +14,8 @@
 #include "ecg/leads.h"
 #include "ecg/record.h"
 #include "ecg/wfdb_header.h"
+#include "io/atomic_file.h"
+#include "io/printable.h"
 #include "tensor/error.h"
 
 namespace agf::dataset {
@@ -77,10 +78,9 @@ std::string stem_of(const fs::path& dir) {
 bool has_skipped_table(const ecg::SkipTally& skips) { return skips.skipped() > 0 || !skips.notes().empty(); }
 
 // Finishes the dataset, its class table and (when records were skipped or noted) the table of them; fills the
-// report's outcome fields. The tables are staged in temporary files and renamed into place only once the dataset
-// is, so a failed finish leaves a previous run's good tables alone (and no temporary behind); a skipped table left
-// by an earlier run of this name is removed, as it no longer describes the dataset beside it.
-
+// report's outcome fields. The tables are written to temporary files first and renamed into place only once the
+// dataset is, so a failed finish leaves a previous run's good tables alone (and no temporary behind); a skipped table
+// left by an earlier run of this name is removed, as it no longer describes the dataset beside it.
 void finish_outputs(DatasetWriter& writer, const std::vector<DatasetClass>& classes, const CollectSettings& settings,
                     CollectReport& report) {
   const int64_t n = writer.size(), k = writer.num_classes();
@@ -94,37 +94,34 @@ void finish_outputs(DatasetWriter& writer, const std::vector<DatasetClass>& clas
     report.split_sizes[static_cast<size_t>(p)] = static_cast<int64_t>(splits.part(p).size());
   report.class_table = settings.out_dir / (report.name + ".classes.csv");
   report.skipped_table = settings.out_dir / (report.name + ".skipped.csv");
-  std::vector<std::pair<fs::path, fs::path>> staged;  // temporary -> final
-  auto remove_staged = [&](size_t from) {
-    std::error_code ec;
-    for (size_t i = from; i < staged.size(); ++i) fs::remove(staged[i].first, ec);
-  };
-  try {
-    staged.emplace_back(stage_class_table(report.class_table, classes, writer.labels(), splits), report.class_table);
-    if (has_skipped_table(report.skips))
-      staged.emplace_back(ecg::stage_file(report.skipped_table, skipped_table_text(report.skips)), report.skipped_table);
-    writer.finish(splits);
-  } catch (...) {
-    remove_staged(0);
-    throw;
-  }
+  io::AtomicFileSet tables;
+  tables.add(report.class_table).write(class_table_text(classes, writer.labels(), splits));
+  if (has_skipped_table(report.skips)) tables.add(report.skipped_table).write(skipped_table_text(report.skips));
+  writer.finish(splits);
   // The dataset is in place: a table that cannot follow it (a rename failing) must not leave the previous run's
-  // table beside it as if it described the new file, nor a temporary behind.
-  for (size_t i = 0; i < staged.size(); ++i) {
-    try {
-      ecg::commit_file(staged[i].first, staged[i].second);
-    } catch (...) {
-      remove_staged(i + 1);
-      std::error_code ec;
-      for (size_t j = i; j < staged.size(); ++j) fs::remove(staged[j].second, ec);
-      throw;
-    }
-  }
+  // table beside it as if it described the new file; commit_all removes those.
+  tables.commit_all();
   if (!has_skipped_table(report.skips)) {
     std::error_code ec;
     fs::remove(report.skipped_table, ec);
     report.skipped_table.clear();
   }
+}
+
+io::OutputLock claim_output(const fs::path& output) {
+  if (output.has_parent_path()) {
+    std::error_code ec;
+    fs::create_directories(output.parent_path(), ec);
+    AGF_CHECK(!ec, "{}: cannot create the folder {}: {}", output.string(), output.parent_path().string(), ec.message());
+  }
+  return io::OutputLock(io::lock_path_for(output), output.string());
+}
+
+std::string checked_output_name(const std::string& name, std::string_view option) {
+  const std::string problem = io::plain_file_name_problem(name);
+  AGF_CHECK(problem.empty(), "{} '{}': not a plain file name ({}); the outputs are <name>.h5 and its tables inside -o",
+            option, io::printable(name), problem);
+  return name;
 }
 
 }  // namespace detail
@@ -212,7 +209,7 @@ std::vector<fs::path> find_challenge_headers(const fs::path& dir) {
 }
 
 std::string output_name(const ChallengeSource& source) {
-  return source.name.empty() ? stem_of(source.dir) : source.name;
+  return source.name.empty() ? stem_of(source.dir) : checked_output_name(source.name, "--name");
 }
 
 void check_distinct_outputs(const std::vector<ChallengeSource>& challenge, const Code15Source* code15,
@@ -236,6 +233,7 @@ CollectReport collect_challenge(const ChallengeSource& source, const CollectSett
   report.name = output_name(source);
   report.output = settings.out_dir / (report.name + ".h5");
   check_split_config(settings.split);  // before hours of reading, not after
+  const io::OutputLock claim = claim_output(report.output);
   AGF_CHECK(source.min_count >= 0, "Challenge input {}: minimum class count {} is negative", source.dir.string(),
             source.min_count);
   const std::vector<fs::path> headers = find_challenge_headers(source.dir);
@@ -409,26 +407,31 @@ CollectReport collect_challenge(const ChallengeSource& source, const CollectSett
 }
 
 std::string CollectReport::summary() const {
-  std::string s = fmt::format("{}: {} records found, {} written to {} in {:.1f} s ({:.0f} records/s)\n", name, found,
-                              written, output.string(), seconds, seconds > 0 ? written / seconds : 0.0);
+  // Names, paths and messages carry text from the input (folder names, header lines): escaped for the terminal.
+  using io::printable;
+  std::string s = fmt::format("{}: {} records found, {} written to {} in {:.1f} s ({:.0f} records/s)\n",
+                              printable(name), found, written, printable(output.string()), seconds,
+                              seconds > 0 ? written / seconds : 0.0);
   s += fmt::format("  skipped: {}\n", skips.summary());
   constexpr size_t kShown = 10;
   const auto& skipped = skips.records();
-  for (size_t i = 0; i < std::min(kShown, skipped.size()); ++i) s += fmt::format("    {}\n", skipped[i].message);
+  for (size_t i = 0; i < std::min(kShown, skipped.size()); ++i)
+    s += fmt::format("    {}\n", printable(skipped[i].message));
   const auto& noted = skips.notes();
-  for (size_t i = 0; i < std::min(kShown, noted.size()); ++i) s += fmt::format("    kept: {}\n", noted[i].message);
+  for (size_t i = 0; i < std::min(kShown, noted.size()); ++i)
+    s += fmt::format("    kept: {}\n", printable(noted[i].message));
   const size_t listed = skipped.size() + noted.size(), shown = std::min(kShown, skipped.size()) +
                                                                std::min(kShown, noted.size());
   if (listed > 0)
     s += fmt::format("    {}every {} with its reason: {}\n",
                      listed > shown ? fmt::format("... {} more; ", listed - shown) : "",
                      noted.empty() ? "skipped record" : skipped.empty() ? "record kept with a note" : "skipped or noted record",
-                     skipped_table.string());
+                     printable(skipped_table.string()));
   if (!classes_left_out.empty())
     s += fmt::format("  classes left out for too few records written: {}\n", abbreviations_of(classes_left_out));
   s += fmt::format("  dropped for no kept class: {}\n", dropped_unlabelled);
   s += fmt::format("  splits: train {}, val {}, test {}\n", split_sizes[0], split_sizes[1], split_sizes[2]);
-  s += fmt::format("  classes ({}; table {}):\n", classes.size(), class_table.string());
+  s += fmt::format("  classes ({}; table {}):\n", classes.size(), printable(class_table.string()));
   for (size_t j = 0; j < classes.size(); ++j)
     s += fmt::format("    {:<20} {:<12} {}\n", classes[j].code, classes[j].abbreviation,
                      j < class_counts.size() ? class_counts[j] : 0);

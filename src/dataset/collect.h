@@ -75,11 +75,14 @@ struct CollectReport {
   std::string summary() const;  // several lines for people
 };
 
+// Each holds an io::OutputLock on .<name>.h5.lock beside its output from start to end (a second run on the same
+// output refuses at once) and stops at the next record after SIGINT/SIGTERM with io::Interrupted, leaving nothing.
 CollectReport collect_challenge(const ChallengeSource& source, const CollectSettings& settings);
 CollectReport collect_code15(const Code15Source& source, const CollectSettings& settings);
 
 // The stem of the files a source's collect writes (<name>.h5, <name>.classes.csv): its name, or else the folder's
-// name ("dataset" for one with none) for a Challenge source, "code15" for CODE-15.
+// name ("dataset" for one with none) for a Challenge source, "code15" for CODE-15. A given name must be a plain file
+// name (io::plain_file_name_problem): "../x", "a/b", "/abs", "." or ".." would write outside the output folder.
 std::string output_name(const ChallengeSource& source);
 std::string output_name(const Code15Source& source);
 

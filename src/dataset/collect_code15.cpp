@@ -51,7 +51,7 @@ std::vector<DatasetClass> code15_classes() {
 }
 
 std::string output_name(const Code15Source& source) {
-  return source.name.empty() ? std::string("code15") : source.name;
+  return source.name.empty() ? std::string("code15") : checked_output_name(source.name, "--code15-name");
 }
 
 namespace {
@@ -101,6 +101,7 @@ CollectReport collect_code15(const Code15Source& source, const CollectSettings& 
   report.name = output_name(source);
   report.output = settings.out_dir / (report.name + ".h5");
   check_split_config(settings.split);  // before hours of reading, not after
+  const io::OutputLock claim = claim_output(report.output);
   const fs::path csv = source.dir / "exams.csv";
   std::error_code ec;
   AGF_CHECK(fs::is_regular_file(csv, ec), "CODE-15 input {}: exams.csv not found", source.dir.string());

@@ -13,6 +13,7 @@
 #include "ecg/leads.h"
 #include "ecg/preprocess.h"
 #include "ecg/record_error.h"
+#include "io/atomic_file.h"
 
 namespace agf::dataset::detail {
 
@@ -59,5 +60,11 @@ DatasetInfo base_info(const CollectSettings& s, const ecg::PreprocessConfig& pre
 // report's outcome fields.
 void finish_outputs(DatasetWriter& writer, const std::vector<DatasetClass>& classes, const CollectSettings& settings,
                     CollectReport& report);
+
+// Claims <name>.h5 and its tables for this run, before any work: a second run on the same output refuses at once
+// instead of racing this one (io::OutputLock on .<name>.h5.lock beside it, removed when the run ends).
+io::OutputLock claim_output(const std::filesystem::path& output);
+// `name` when it is a plain file name (an output inside -o), else an error naming `option`.
+std::string checked_output_name(const std::string& name, std::string_view option);
 
 }  // namespace agf::dataset::detail

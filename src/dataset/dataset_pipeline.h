@@ -13,16 +13,20 @@
 #include <thread>
 #include <vector>
 
+#include "io/interrupt.h"
+
 namespace agf::dataset {
 
 // threads <= 0 runs everything on the calling thread. An exception from produce(i) is rethrown on the calling
 // thread when i's turn comes (items after it are abandoned); one from consume stops the workers and propagates.
+// Before each consume the interrupt flag is polled: after SIGINT/SIGTERM, io::Interrupted propagates the same way.
 template <typename Result>
 void ordered_parallel_map(int64_t n, int threads, int64_t window, const std::function<Result(int64_t)>& produce,
                           const std::function<void(int64_t, Result&)>& consume) {
   if (threads <= 0) {
     for (int64_t i = 0; i < n; ++i) {
       Result r = produce(i);
+      io::throw_if_interrupted("");
       consume(i, r);
     }
     return;
@@ -95,6 +99,7 @@ void ordered_parallel_map(int64_t n, int threads, int64_t window, const std::fun
     }
     cv.notify_all();
     if (taken.error) std::rethrow_exception(taken.error);
+    io::throw_if_interrupted("");
     consume(i, *taken.result);
   }
 }

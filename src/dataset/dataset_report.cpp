@@ -4,15 +4,13 @@
 
 #include <cstdio>
 
-#include "ecg/atomic_file.h"
+#include "io/printable.h"
 #include "tensor/error.h"
 
 namespace agf::dataset {
 
-namespace fs = std::filesystem;
-
 ProgressLine::ProgressLine(std::string label, int64_t total, bool enabled)
-    : label_(std::move(label)),
+    : label_(io::printable(label)),  // a folder's name, which may hold anything
       total_(total),
       enabled_(enabled),
       tty_(isatty(fileno(stderr)) != 0),
@@ -62,8 +60,8 @@ std::vector<int64_t> class_counts(const std::vector<uint8_t>& labels, int64_t k,
   return counts;
 }
 
-fs::path stage_class_table(const fs::path& csv, const std::vector<DatasetClass>& classes,
-                           const std::vector<uint8_t>& labels, const DatasetSplits& splits) {
+std::string class_table_text(const std::vector<DatasetClass>& classes, const std::vector<uint8_t>& labels,
+                             const DatasetSplits& splits) {
   const auto k = static_cast<int64_t>(classes.size());
   const auto all = class_counts(labels, k, nullptr);
   const auto train = class_counts(labels, k, &splits.train);
@@ -73,18 +71,14 @@ fs::path stage_class_table(const fs::path& csv, const std::vector<DatasetClass>&
   for (size_t j = 0; j < classes.size(); ++j)
     text += fmt::format("{},{},{},{},{},{},{}\n", j, classes[j].code, classes[j].abbreviation, all[j], train[j],
                         val[j], test[j]);
-  return ecg::stage_file(csv, text);
-}
-
-void write_class_table(const fs::path& csv, const std::vector<DatasetClass>& classes,
-                       const std::vector<uint8_t>& labels, const DatasetSplits& splits) {
-  ecg::commit_file(stage_class_table(csv, classes, labels, splits), csv);
+  return text;
 }
 
 namespace {
-// RFC 4180: a field holding a comma, quote or line break is quoted, its quotes doubled.
-std::string csv_field(const std::string& v) {
-  if (v.find_first_of(",\"\r\n") == std::string::npos) return v;
+// Control characters escaped, then RFC 4180: a field holding a comma or quote is quoted, its quotes doubled.
+std::string csv_field(const std::string& raw) {
+  const std::string v = io::printable(raw);
+  if (v.find_first_of(",\"") == std::string::npos) return v;
   std::string q = "\"";
   for (char c : v) q += c == '"' ? std::string("\"\"") : std::string(1, c);
   return q + "\"";

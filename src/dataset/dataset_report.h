@@ -3,7 +3,6 @@
 // dataset file.
 #include <chrono>
 #include <cstdint>
-#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -31,18 +30,15 @@ class ProgressLine {
   bool printed_ = false;
 };
 
-// <dataset>.classes.csv: index,code,abbreviation,records,train,val,test (counts of records carrying the class).
-// Written to a temp file and renamed, like the dataset; on any failure nothing is left behind and an existing
-// `csv` is untouched.
-void write_class_table(const std::filesystem::path& csv, const std::vector<DatasetClass>& classes,
-                       const std::vector<uint8_t>& labels, const DatasetSplits& splits);
-// The two halves, for a caller that must commit something else first: stage writes the table to `csv`.tmp and
-// returns that path (removing it again if the write fails); ecg::commit_file (ecg/atomic_file.h) renames it over `csv`.
-std::filesystem::path stage_class_table(const std::filesystem::path& csv, const std::vector<DatasetClass>& classes,
-                                        const std::vector<uint8_t>& labels, const DatasetSplits& splits);
+// The text of <dataset>.classes.csv: index,code,abbreviation,records,train,val,test (counts of records carrying the
+// class). collect writes it through an io::AtomicFile, like the dataset.
+std::string class_table_text(const std::vector<DatasetClass>& classes, const std::vector<uint8_t>& labels,
+                             const DatasetSplits& splits);
 
 // <dataset>.skipped.csv: record,reason,outcome,message (RFC 4180 quoting) for every record a run skipped (outcome
-// "skipped"), then every record it kept with a note (outcome "kept": a negative gain).
+// "skipped"), then every record it kept with a note (outcome "kept": a negative gain). Record names and messages
+// carry text from the input files: their control characters are escaped (io::printable), so a row is one line and a
+// hostile header cannot reach a terminal that shows the table.
 std::string skipped_table_text(const ecg::SkipTally& skips);
 
 // Per class, how many of `rows` (all rows when empty) carry it; labels row-major (n, k).

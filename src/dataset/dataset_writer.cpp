@@ -30,8 +30,6 @@ std::string standard_leads_attribute() {
   return s;
 }
 
-fs::path DatasetWriter::temp_path() const { return fs::path(path_.string() + ".tmp"); }
-
 std::vector<uint8_t> DatasetWriter::encode_record(const float* signal, int64_t length, int64_t deflate_level) {
   AGF_CHECK(deflate_level >= 0 && deflate_level <= 9, "deflate level {} outside 0..9", deflate_level);
   const size_t n = static_cast<size_t>(ecg::kStandardLeadCount * length);
@@ -48,19 +46,17 @@ DatasetWriter::DatasetWriter(fs::path path, DatasetInfo info, std::vector<Datase
   AGF_CHECK(info_.deflate_level >= 0 && info_.deflate_level <= 9, "dataset {}: deflate level {} outside 0..9",
             path_.string(), info_.deflate_level);
   h5::silence_errors_on_this_thread();
-  const fs::path tmp = temp_path();
   if (path_.has_parent_path()) {
     std::error_code ec;
     fs::create_directories(path_.parent_path(), ec);
     AGF_CHECK(!ec, "dataset {}: cannot create folder {}: {}", path_.string(), path_.parent_path().string(),
               ec.message());
   }
+  file_ = std::make_unique<io::AtomicFile>(path_);
   try {
     create_file();
   } catch (...) {
-    h5_.reset();  // the destructor does not run for a constructor that throws: clean up here
-    std::error_code ec;
-    fs::remove(tmp, ec);
+    h5_.reset();  // the destructor does not run for a constructor that throws: close before file_ removes it
     throw;
   }
 }
@@ -88,10 +84,7 @@ void DatasetWriter::create_file() {
 }
 
 DatasetWriter::~DatasetWriter() {
-  if (finished_) return;
-  h5_.reset();  // close before removing
-  std::error_code ec;
-  fs::remove(temp_path(), ec);
+  h5_.reset();  // closed before file_ removes the temporary (when not finished)
 }
 
 void DatasetWriter::grow_to(int64_t rows) {
@@ -241,9 +234,7 @@ void DatasetWriter::finish(const DatasetSplits& splits) {
   write_splits(file, splits, where);
   write_info(file, info_, where);
   h5::check_status(H5Fclose(h5_->file.release()), where, "closing the file");
-  std::error_code ec;
-  fs::rename(temp_path(), path_, ec);
-  AGF_CHECK(!ec, "dataset {}: cannot rename {} into place: {}", path_.string(), where, ec.message());
+  file_->commit();
   finished_ = true;
 }
 

@@ -1,7 +1,8 @@
 #pragma once
 // Writes a prepared-dataset file (dataset_format.h) record by record, never holding the signals: each record's
-// chunk goes to disk as it is appended; labels and ids (small) are kept until finish(). Output goes to "<path>.tmp"
-// and is renamed over <path> only by finish(), so an interrupted or failed run leaves no half-written dataset.
+// chunk goes to disk as it is appended; labels and ids (small) are kept until finish(). Output goes to a temporary
+// file beside <path> (an io::AtomicFile) that finish() renames over <path>, so an interrupted or failed run leaves
+// no half-written dataset and no temporary.
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -10,13 +11,14 @@
 
 #include "dataset/dataset_format.h"
 #include "dataset/splits.h"
+#include "io/atomic_file.h"
 
 namespace agf::dataset {
 
 class DatasetWriter {
  public:
   DatasetWriter(std::filesystem::path path, DatasetInfo info, std::vector<DatasetClass> classes);
-  ~DatasetWriter();  // without finish(): closes and removes the temp file
+  ~DatasetWriter();  // without finish(): closes and removes the temporary file
   DatasetWriter(const DatasetWriter&) = delete;
   DatasetWriter& operator=(const DatasetWriter&) = delete;
 
@@ -37,9 +39,9 @@ class DatasetWriter {
   int64_t num_classes() const { return static_cast<int64_t>(classes_.size()); }
   const std::vector<uint8_t>& labels() const { return labels_; }  // (size(), K) so far
   const std::filesystem::path& path() const { return path_; }
-  std::filesystem::path temp_path() const;
+  const std::filesystem::path& temp_path() const { return file_->temp_path(); }
 
-  // Writes labels, ids, classes, splits and attributes, closes, and renames the temp file over path().
+  // Writes labels, ids, classes, splits and attributes, closes, and renames the temporary file over path().
   void finish(const DatasetSplits& splits);
 
  private:
@@ -50,6 +52,7 @@ class DatasetWriter {
   std::filesystem::path path_;
   DatasetInfo info_;
   std::vector<DatasetClass> classes_;
+  std::unique_ptr<io::AtomicFile> file_;  // made once the folder exists; outlives h5_, which must close first
   std::unique_ptr<H5State> h5_;
   std::vector<uint8_t> labels_;
   std::vector<std::string> record_ids_;

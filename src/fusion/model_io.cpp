@@ -157,6 +157,12 @@ LoadedTraining header_from_meta(const io::Metadata& meta, const std::filesystem:
 
 LoadedTraining read_training_checkpoint_header(const std::filesystem::path& path) {
   const std::vector<uint8_t> bytes = io::read_file_bytes(path);
+  // The format first: read as safetensors, a PyTorch file would be refused for a nonsense header length. (A file of
+  // no known format goes on to the safetensors reader, whose refusal says what is wrong with it.)
+  const io::CheckpointFormat format = io::detect_checkpoint_format(bytes);
+  AGF_CHECK(format == io::CheckpointFormat::safetensors || format == io::CheckpointFormat::unknown,
+            "{}: not a training checkpoint: it is a {} checkpoint (training checkpoints are .safetensors files written "
+            "by the trainer)", path.string(), io::format_name(format));
   const io::SafetensorsIndex idx = io::parse_safetensors_header(bytes, path.string());
   return header_from_meta(idx.metadata, path);
 }

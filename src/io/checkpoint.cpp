@@ -3,6 +3,8 @@
 #include <algorithm>
 
 #include "io/file_util.h"
+#include "io/interrupt.h"
+#include "io/printable.h"
 #include "io/zip_archive.h"
 
 namespace agf::io {
@@ -63,17 +65,21 @@ LoadedCheckpoint load_checkpoint(const std::filesystem::path& path, Device devic
 }
 
 std::string format_tensor_listing(const NamedTensors& tensors) {
+  // Tensor names are text from the file: escaped, so that a hostile one cannot drive the terminal.
+  std::vector<std::string> names;
   size_t name_w = 4, shape_w = 5;
   for (const auto& [name, t] : tensors) {
-    name_w = std::max(name_w, name.size());
+    names.push_back(printable(name));
+    name_w = std::max(name_w, names.back().size());
     shape_w = std::max(shape_w, shape_str(t.shape()).size());
   }
   std::string out;
   int64_t elements = 0;
   uint64_t bytes = 0;
-  for (const auto& [name, t] : tensors) {
-    out += fmt::format("{:<{}}  {:<4}  {:<{}}  {:>10}\n", name, name_w, dtype_name(t.dtype()), shape_str(t.shape()),
-                       shape_w, t.nbytes());
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const Tensor& t = tensors[i].second;
+    out += fmt::format("{:<{}}  {:<4}  {:<{}}  {:>10}\n", names[i], name_w, dtype_name(t.dtype()),
+                       shape_str(t.shape()), shape_w, t.nbytes());
     elements += t.numel();
     bytes += t.nbytes();
   }
@@ -86,6 +92,7 @@ LoadedCheckpoint convert_to_safetensors(const std::filesystem::path& input, cons
   AGF_CHECK(!std::filesystem::equivalent(input, output, ec), "{}: the output would overwrite the input",
             output.string());
   LoadedCheckpoint c = load_checkpoint(input);
+  throw_if_interrupted(fmt::format("{} not written", output.string()));
   Metadata meta = c.metadata;  // a safetensors input keeps its own metadata
   meta.try_emplace("format", "pt");
   meta["agf.converted_from"] = fmt::format("{} ({})", input.filename().string(), format_name(c.format));

@@ -9,6 +9,7 @@
 #include <tuple>
 #include <vector>
 
+#include "io/atomic_file.h"
 #include "io/file_util.h"
 
 namespace agf::io {
@@ -448,43 +449,35 @@ Prepared prepare(const NamedTensors& tensors, const Metadata& metadata) {
   return p;
 }
 
-void write_prepared(const Prepared& p, FileSink& sink) {
+// write(const void*, size_t) appends bytes to the output.
+template <typename Write>
+void write_prepared(const Prepared& p, Write&& write) {
   const uint64_t n = p.header.size();
   uint8_t len[8];
   std::memcpy(len, &n, 8);
-  sink.write(len, 8);
-  sink.write(p.header);
+  write(len, 8);
+  write(p.header.data(), p.header.size());
   for (const auto& [name, t] : p.tensors)
-    if (t.nbytes() > 0) sink.write(t.raw_data(), t.nbytes());
+    if (t.nbytes() > 0) write(t.raw_data(), t.nbytes());
 }
-
-class VectorSink final : public FileSink {
- public:
-  explicit VectorSink(std::vector<uint8_t>& out) : out_(out) {}
-  void write(const void* data, size_t n) override {
-    if (n == 0) return;
-    const size_t old = out_.size();
-    out_.resize(old + n);
-    std::memcpy(out_.data() + old, data, n);
-  }
-
- private:
-  std::vector<uint8_t>& out_;
-};
 
 }  // namespace
 
 std::vector<uint8_t> serialize_safetensors(const NamedTensors& tensors, const Metadata& metadata) {
   const Prepared p = prepare(tensors, metadata);
   std::vector<uint8_t> out;
-  VectorSink sink(out);
-  write_prepared(p, sink);
+  write_prepared(p, [&](const void* data, size_t n) {
+    const auto* b = static_cast<const uint8_t*>(data);
+    out.insert(out.end(), b, b + n);
+  });
   return out;
 }
 
 void save_safetensors(const std::filesystem::path& path, const NamedTensors& tensors, const Metadata& metadata) {
   const Prepared p = prepare(tensors, metadata);
-  write_file_atomically(path, [&](FileSink& sink) { write_prepared(p, sink); });
+  AtomicFile file(path);
+  write_prepared(p, [&](const void* data, size_t n) { file.write({static_cast<const uint8_t*>(data), n}); });
+  file.commit();
 }
 
 }  // namespace agf::io

@@ -12,7 +12,7 @@ namespace agf {
 // so that an app can print it as the single line a user sees before the non-zero exit.
 class Error : public std::runtime_error {
  public:
-  explicit Error(const std::string& what) : std::runtime_error(what) {}
+  explicit Error(const std::string& what);
 };
 
 [[noreturn]] void throw_error(const char* file, int line, const std::string& msg);

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# expect_refusal.sh APP [ARGS...]: passes when APP refuses its input the way every app must: exit status 1 or 2
-# (not 0, not a crash or a signal), exactly one line on stderr, and no output file named by -o/--output left behind.
-# Meson's should_fail would also accept a segfault; this does not. With EXPECT set, the line must contain it.
+# expect_refusal.sh APP [ARGS...]: passes when APP refuses its input the way every app must (apps/app_main.h): exit
+# status STATUS (required: 2 for a bad command line, 1 for bad input or a failed run), exactly one line on stderr
+# with no control character in it, and no output file named by -o/--output left behind. Meson's should_fail would
+# also accept a segfault; this does not. With EXPECT set, the line must contain it.
 set -u
+if [ -z "${STATUS:-}" ]; then echo "expect_refusal.sh: set STATUS to the exit status the refusal must have"; exit 1; fi
 err=$(mktemp)
 trap 'rm -f "$err"' EXIT
 "$@" >/dev/null 2>"$err"
@@ -14,16 +16,19 @@ for a in "$@"; do
   prev="$a"
 done
 lines=$(wc -l <"$err")
-if [ "$rc" -ne 1 ] && [ "$rc" -ne 2 ]; then
-  echo "expected exit status 1 or 2, got $rc; stderr:"; cat "$err"; exit 1
+if [ "$rc" -ne "$STATUS" ]; then
+  echo "expected exit status $STATUS, got $rc; stderr:"; cat -v "$err"; exit 1
 fi
 if [ "$lines" -ne 1 ]; then
-  echo "expected exactly one line on stderr, got $lines:"; cat "$err"; exit 1
+  echo "expected exactly one line on stderr, got $lines:"; cat -v "$err"; exit 1
+fi
+if LC_ALL=C grep -q '[[:cntrl:]]' "$err"; then
+  echo "the line holds a control character:"; cat -v "$err"; exit 1
 fi
 if [ -n "$out" ] && [ -e "$out" ] && [ -f "$out" ]; then
   echo "the refused run left its output behind: $out"; exit 1
 fi
 if [ -n "${EXPECT:-}" ] && ! grep -qF -- "$EXPECT" "$err"; then
-  echo "the refusal does not say '$EXPECT':"; cat "$err"; exit 1
+  echo "the refusal does not say '$EXPECT':"; cat -v "$err"; exit 1
 fi
-echo "refused as expected: $(cat "$err")"
+echo "refused as expected (status $rc): $(cat "$err")"

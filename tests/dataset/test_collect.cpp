@@ -218,3 +218,24 @@ TEST_CASE("collect: bad inputs and settings are one clear error each, with no ou
   CHECK(rep.class_counts == std::vector<int64_t>{4, 2});
   CHECK(DatasetReader(rep.output).info().label_selection.find("as published for georgia") != std::string::npos);
 }
+
+TEST_CASE("collect: an output name that is not a plain file name is refused before anything is written") {
+  ScratchDir in, out;
+  ChallengeSource src;
+  src.dir = write_small_challenge(in.path());
+  src.min_count = 0;
+  for (const char* name : {"../escaped", "a/b", "/abs", ".", ".."}) {
+    CAPTURE(name);
+    src.name = name;
+    CHECK_THROWS_WITH_AS(collect_challenge(src, quiet_settings(out.path())),
+                         doctest::Contains(("--name '" + std::string(name) + "': not a plain file name").c_str()),
+                         Error);
+    CHECK_THROWS_WITH_AS(check_distinct_outputs({src}, nullptr, out.path()), doctest::Contains("not a plain file name"),
+                         Error);
+  }
+  Code15Source code15;
+  code15.name = "../x";
+  CHECK_THROWS_WITH_AS(output_name(code15), doctest::Contains("--code15-name '../x': not a plain file name"), Error);
+  CHECK(fs::is_empty(out.path()));
+  CHECK(!fs::exists(in.path().parent_path() / "escaped.h5"));
+}

@@ -21,7 +21,7 @@ TEST_CASE("dataset file: records, labels, ids, classes, splits and attributes re
     CAPTURE(deflate);
     const fs::path path = dir / ("small" + std::to_string(deflate) + ".h5");
     write_small_dataset(path, 7, 300, deflate);
-    CHECK(!fs::exists(path.string() + ".tmp"));
+    for (const std::string& name : dir.names()) CHECK(name.ends_with(".h5"));  // no temporary left beside it
     DatasetReader r(path);
     CHECK(r.size() == 7);
     CHECK(r.num_classes() == 3);
@@ -121,9 +121,10 @@ TEST_CASE("dataset file: an unfinished or failed write leaves nothing behind") {
     const uint8_t labels[3] = {0, 1, 0};
     w.append(sig.data(), labels, "r0");
     CHECK(fs::exists(w.temp_path()));
+    CHECK(w.temp_path().parent_path() == path.parent_path());  // beside the target: the rename stays in one folder
+    CHECK(dir.names() == std::vector<std::string>{w.temp_path().filename().string()});
   }  // no finish()
-  CHECK(!fs::exists(path));
-  CHECK(!fs::exists(path.string() + ".tmp"));
+  CHECK(dir.names().empty());
 
   {
     DatasetWriter w(path, small_info(100, 1), small_classes());
@@ -136,8 +137,7 @@ TEST_CASE("dataset file: an unfinished or failed write leaves nothing behind") {
     const uint8_t not_binary[3] = {0, 2, 0};
     CHECK_THROWS_WITH_AS(w.append(sig.data(), not_binary, "r1"), doctest::Contains("label 1 is 2"), Error);
   }
-  CHECK(!fs::exists(path));
-  CHECK(!fs::exists(path.string() + ".tmp"));
+  CHECK(dir.names().empty());
 }
 
 TEST_CASE("dataset file: a damaged chunk is an error naming the file and the row; other rows still read") {

@@ -51,6 +51,13 @@ class ScratchDir {
   ScratchDir& operator=(const ScratchDir&) = delete;
   const fs::path& path() const { return path_; }
   fs::path operator/(const std::string& name) const { return path_ / name; }
+  // Every name in the folder, hidden ones (temporaries, locks) included, sorted.
+  std::vector<std::string> names() const {
+    std::vector<std::string> out;
+    for (const auto& e : fs::directory_iterator(path_)) out.push_back(e.path().filename().string());
+    std::sort(out.begin(), out.end());
+    return out;
+  }
 
  private:
   fs::path path_;

@@ -2,6 +2,7 @@
 // validation of corrupt headers; and the f16/bf16 conversions.
 #include <cstring>
 
+#include "io/atomic_file.h"
 #include "io/file_util.h"
 #include "io/half.h"
 #include "io/safetensors.h"
@@ -43,7 +44,7 @@ const agf::Tensor& by_name(const io::NamedTensors& ts, const std::string& name) 
 
 bool has_temp_files(const fs::path& dir) {
   for (const auto& e : fs::directory_iterator(dir))
-    if (e.path().filename().string().find(".tmp-") != std::string::npos) return true;
+    if (e.path().filename().string().ends_with(".tmp")) return true;
   return false;
 }
 
@@ -113,10 +114,10 @@ TEST_CASE("safetensors: save is all or nothing; load back from the file") {
   CHECK(io::read_file_bytes(path) == before);
   // A writer that throws half way: same.
   check_error([&] {
-    io::write_file_atomically(path, [](io::FileSink& s) {
-      s.write("partial");
-      AGF_FAIL("interrupted");
-    });
+    io::AtomicFile f(path);
+    f.write("partial");
+    REQUIRE(has_temp_files(dir));
+    AGF_FAIL("interrupted");
   }, {"interrupted"});
   CHECK(io::read_file_bytes(path) == before);
   CHECK(!has_temp_files(dir));

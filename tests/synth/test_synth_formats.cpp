@@ -10,7 +10,7 @@
 #include <sstream>
 
 #include "common/test_util.h"
-#include "ecg/atomic_file.h"
+#include "io/atomic_file.h"
 #include "ecg/synth/challenge_writer.h"
 #include "ecg/synth/code15_writer.h"
 #include "ecg/synth/synth_set.h"
@@ -192,7 +192,7 @@ TEST_CASE("synth formats: bad options are refused with a message naming them, an
   CHECK_THROWS_WITH_AS(write_challenge_set(o), doctest::Contains("--noise"), agf::Error);
   CHECK_FALSE(std::filesystem::exists(dir.path() / "out"));
   // An output "folder" that is a file.
-  agf::ecg::write_file_atomically(dir.path() / "plain", "x");
+  agf::io::write_file_atomically(dir.path() / "plain", "x");
   o.config.noise_scale = 1.0;
   o.out_dir = dir.path() / "plain";
   CHECK_THROWS_WITH_AS(write_challenge_set(o), doctest::Contains("plain"), agf::Error);

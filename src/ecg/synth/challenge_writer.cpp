@@ -7,7 +7,7 @@
 #include <chrono>
 #include <cmath>
 
-#include "ecg/atomic_file.h"
+#include "io/atomic_file.h"
 #include "tensor/error.h"
 
 namespace agf::synth {
@@ -89,9 +89,11 @@ std::string format_mat_v4(std::span<const int16_t> interleaved, int32_t rows, in
 ChallengeFiles write_challenge_record(const SynthRecord& rec, const std::filesystem::path& dir, const std::string& name) {
   const std::vector<int16_t> q = quantize_interleaved(rec);
   ChallengeFiles files{dir / (name + ".hea"), dir / (name + ".mat")};
-  // Column-major 12 x n is exactly the sample-interleaved order.
-  ecg::write_file_atomically(files.data, format_mat_v4(q, kLeadCount, static_cast<int32_t>(rec.n_samples)));
-  ecg::write_file_atomically(files.header, format_challenge_header(rec, name, q));
+  // Column-major 12 x n is exactly the sample-interleaved order. Not synced one by one: write_challenge_set syncs the
+  // whole set once at its end.
+  io::write_file_atomically(files.data, format_mat_v4(q, kLeadCount, static_cast<int32_t>(rec.n_samples)),
+                            io::Durability::rename_only);
+  io::write_file_atomically(files.header, format_challenge_header(rec, name, q), io::Durability::rename_only);
   return files;
 }
 

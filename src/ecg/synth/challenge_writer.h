@@ -34,7 +34,7 @@ struct ChallengeFiles {
 };
 
 // Writes dir/name.mat then dir/name.hea, each through a temporary file, so a .hea is only ever present beside its
-// complete .mat.
+// complete .mat. Atomic, not synced (io::Durability::rename_only): a caller writing many syncs them together.
 ChallengeFiles write_challenge_record(const SynthRecord& rec, const std::filesystem::path& dir, const std::string& name);
 
 }  // namespace agf::synth

@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cmath>
 
-#include "ecg/atomic_file.h"
 #include "tensor/error.h"
 
 namespace agf::synth {
@@ -86,11 +85,11 @@ struct Code15PartWriter::H5State {
 };
 
 Code15PartWriter::Code15PartWriter(const std::filesystem::path& path, int64_t n_exams)
-    : path_(path), tmp_(ecg::temporary_path_for(path)), n_exams_(n_exams), exam_ids_(static_cast<size_t>(n_exams + 1), 0) {
+    : path_(path), file_(path), n_exams_(n_exams), exam_ids_(static_cast<size_t>(n_exams + 1), 0) {
   AGF_CHECK(n_exams >= 0, "{}: negative exam count {}", path.string(), n_exams);
   H5::Exception::dontPrint();
   try {
-    h5_ = std::make_unique<H5State>(tmp_.string());
+    h5_ = std::make_unique<H5State>(file_.temp_path().string());
     // Object headers carry modification times unless told not to; without them a re-run is byte-identical.
     H5::DSetCreatPropList props;
     H5Pset_obj_track_times(props.getId(), false);
@@ -98,22 +97,19 @@ Code15PartWriter::Code15PartWriter(const std::filesystem::path& path, int64_t n_
                              static_cast<hsize_t>(kLeadCount)};
     h5_->tracings = h5_->file.createDataSet("tracings", H5::PredType::IEEE_F32LE, H5::DataSpace(3, dims), props);
   } catch (const H5::Exception& e) {
-    h5_.reset();
-    std::error_code ec;
-    std::filesystem::remove(tmp_, ec);
-    AGF_FAIL("cannot create {}: HDF5 error in {}: {}", tmp_.string(), e.getFuncName(), e.getDetailMsg());
+    h5_.reset();  // closed before file_ removes the temporary
+    AGF_FAIL("cannot create {}: HDF5 error in {}: {}", file_.temp_path().string(), e.getFuncName(), e.getDetailMsg());
   }
 }
 
 Code15PartWriter::~Code15PartWriter() {
+  // Closed before file_'s destructor removes the temporary.
   if (h5_) {
     try {
       h5_->tracings.close();
       h5_->file.close();
     } catch (...) {
     }
-    std::error_code ec;
-    std::filesystem::remove(tmp_, ec);
   }
 }
 
@@ -129,7 +125,7 @@ void Code15PartWriter::write(int64_t row, int64_t exam_id, const float* tracing)
     H5::DataSpace mem_space(3, count);
     h5_->tracings.write(tracing, H5::PredType::NATIVE_FLOAT, mem_space, file_space);
   } catch (const H5::Exception& e) {
-    AGF_FAIL("{} row {}: HDF5 error in {}: {}", tmp_.string(), row, e.getFuncName(), e.getDetailMsg());
+    AGF_FAIL("{} row {}: HDF5 error in {}: {}", file_.temp_path().string(), row, e.getFuncName(), e.getDetailMsg());
   }
   exam_ids_[static_cast<size_t>(row)] = exam_id;
 }
@@ -155,10 +151,10 @@ void Code15PartWriter::commit() {
     h5_->tracings.close();
     h5_->file.close();
   } catch (const H5::Exception& e) {
-    AGF_FAIL("{}: HDF5 error in {}: {}", tmp_.string(), e.getFuncName(), e.getDetailMsg());
+    AGF_FAIL("{}: HDF5 error in {}: {}", file_.temp_path().string(), e.getFuncName(), e.getDetailMsg());
   }
   h5_.reset();
-  ecg::commit_file(tmp_, path_);
+  file_.commit();
 }
 
 }  // namespace agf::synth

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "ecg/synth/generator.h"
+#include "io/atomic_file.h"
 
 namespace agf::synth {
 
@@ -43,8 +44,8 @@ void code15_tracing(const SynthRecord& rec, float* out);
 
 std::string format_code15_csv(const std::vector<Code15ExamRow>& rows);
 
-// One exams_partN.hdf5 being written: rows in any order, then commit() adds the dummy row and renames the
-// temporary file into place. Destroyed uncommitted, it removes the temporary file.
+// One exams_partN.hdf5 being written (through an io::AtomicFile): rows in any order, then commit() adds the dummy
+// row and renames the temporary file into place. Destroyed uncommitted, it removes the temporary file.
 class Code15PartWriter {
  public:
   Code15PartWriter(const std::filesystem::path& path, int64_t n_exams);
@@ -57,7 +58,8 @@ class Code15PartWriter {
 
  private:
   struct H5State;
-  std::filesystem::path path_, tmp_;
+  std::filesystem::path path_;
+  io::AtomicFile file_;
   int64_t n_exams_;
   std::vector<int64_t> exam_ids_;
   std::unique_ptr<H5State> h5_;

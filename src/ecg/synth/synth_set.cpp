@@ -12,9 +12,10 @@
 #include <thread>
 #include <vector>
 
-#include "ecg/atomic_file.h"
 #include "ecg/synth/challenge_writer.h"
 #include "ecg/synth/code15_writer.h"
+#include "io/atomic_file.h"
+#include "io/interrupt.h"
 #include "tensor/error.h"
 
 namespace agf::synth {
@@ -26,9 +27,11 @@ using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 // Runs job(i) for i in [begin, end) on `threads` workers; reports progress from the calling thread. The first
-// exception stops the remaining work and is rethrown here.
-void run_parallel(int64_t begin, int64_t end, int threads, const std::function<void(int64_t)>& job,
-                  const std::function<void(int64_t)>& report, double interval_s) {
+// exception stops the remaining work and is rethrown here. An interrupt (SIGINT/SIGTERM) stops the workers before
+// their next job, each finishing the one in hand; the number of jobs done is returned so that the caller can say
+// where the run stopped.
+int64_t run_parallel(int64_t begin, int64_t end, int threads, const std::function<void(int64_t)>& job,
+                     const std::function<void(int64_t)>& report, double interval_s) {
   std::atomic<int64_t> next{begin}, done{0};
   std::atomic<bool> failed{false};
   std::exception_ptr error;
@@ -40,7 +43,7 @@ void run_parallel(int64_t begin, int64_t end, int threads, const std::function<v
     pool.emplace_back([&] {
       for (;;) {
         const int64_t i = next.fetch_add(1);
-        if (i >= end || failed.load()) break;
+        if (i >= end || failed.load() || io::interrupt_requested()) break;
         try {
           job(i);
         } catch (...) {
@@ -69,6 +72,7 @@ void run_parallel(int64_t begin, int64_t end, int threads, const std::function<v
   }
   for (auto& t : pool) t.join();
   if (error) std::rethrow_exception(error);
+  return done.load();
 }
 
 void make_out_dir(const std::filesystem::path& dir) {
@@ -77,6 +81,12 @@ void make_out_dir(const std::filesystem::path& dir) {
   std::filesystem::create_directories(dir, ec);
   AGF_CHECK(!ec && std::filesystem::is_directory(dir), "--out {}: cannot create the folder ({})", dir.string(),
             ec ? ec.message() : "exists and is not a folder");
+}
+
+// One set is written into a folder at a time: two runs with different settings would leave a mix of both (for
+// CODE-15, an exams.csv that does not describe the parts beside it).
+io::OutputLock lock_out_dir(const std::filesystem::path& dir) {
+  return io::OutputLock(dir / ".agf-synth.lock", fmt::format("--out {}", dir.string()));
 }
 
 }  // namespace
@@ -135,10 +145,11 @@ void Code15SetOptions::validate() const {
 SetSummary write_challenge_set(const ChallengeSetOptions& options, const ProgressCallback& progress) {
   options.validate();
   make_out_dir(options.out_dir);
+  const io::OutputLock lock = lock_out_dir(options.out_dir);
   const int threads = static_cast<int>(std::min<int64_t>(resolve_threads(options.threads), options.n));
   const auto t0 = Clock::now();
   std::vector<LabelSet> labels(static_cast<size_t>(options.n));
-  run_parallel(
+  const int64_t done = run_parallel(
       0, options.n, threads,
       [&](int64_t i) {
         const SynthRecord rec = generate_record(options.config, options.seed, i);
@@ -149,6 +160,10 @@ SetSummary write_challenge_set(const ChallengeSetOptions& options, const Progres
         if (progress) progress({done, options.n, seconds_since(t0)});
       },
       options.progress_interval_s);
+  // Each record's two files are written atomically, .mat before .hea: what is on disk is whole records only.
+  io::throw_if_interrupted(fmt::format("{} of {} records written to {} (each one complete), the rest not",
+                                       std::min(done, options.n), options.n, options.out_dir.string()));
+  io::sync_file_system(options.out_dir);  // the records were written unsynced, one by one
   SetSummary summary;
   for (const auto& l : labels) summary.add(l);
   summary.elapsed_s = seconds_since(t0);
@@ -164,6 +179,7 @@ SetSummary write_code15_set(const Code15SetOptions& options, const ProgressCallb
   base.noise_scale = options.noise_scale;
   base.validate();
   make_out_dir(options.out_dir);
+  const io::OutputLock lock = lock_out_dir(options.out_dir);
   const int threads = resolve_threads(options.threads);
   const auto t0 = Clock::now();
 
@@ -196,6 +212,9 @@ SetSummary write_code15_set(const Code15SetOptions& options, const ProgressCallb
             if (progress) progress({done_before + done, options.n, seconds_since(t0)});
           },
           options.progress_interval_s);
+      io::throw_if_interrupted(fmt::format("{} not written ({} of {} parts complete); no exams.csv, so the set in {} "
+                                           "is incomplete", trace_file, part, options.parts,
+                                           options.out_dir.string()));
       for (int64_t i = b0; i < b1; ++i)
         writer.write(i - begin, rows[static_cast<size_t>(i)].exam_id,
                      tracings.data() + (i - b0) * kCode15Samples * kLeadCount);
@@ -209,7 +228,7 @@ SetSummary write_code15_set(const Code15SetOptions& options, const ProgressCallb
   // exams.csv lists the exams in an order unrelated to the files (a seeded shuffle), as the real one does.
   PhiloxStream shuffle(derive_key(options.seed ^ 0xC0DE15ull, 0));
   for (size_t i = rows.size(); i > 1; --i) std::swap(rows[i - 1], rows[shuffle.next_below(i)]);
-  ecg::write_file_atomically(options.out_dir / "exams.csv", format_code15_csv(rows));
+  io::write_file_atomically(options.out_dir / "exams.csv", format_code15_csv(rows));
   summary.elapsed_s = seconds_since(t0);
   return summary;
 }
