@@ -82,6 +82,20 @@ std::string config_value_text(const TrainConfig& c, const ConfigKey& k) {
   return v.dump();
 }
 
+const char* config_type_label(const ConfigKey& k) {
+  return std::visit(
+      [](auto member) -> const char* {
+        using T = std::remove_reference_t<decltype(std::declval<TrainConfig>().*member)>;
+        if constexpr (std::is_same_v<T, std::string>) return "TEXT";
+        if constexpr (std::is_same_v<T, double>) return "FLOAT";
+        if constexpr (std::is_same_v<T, int64_t>) return "INT";
+        if constexpr (std::is_same_v<T, uint64_t>) return "UINT";
+        if constexpr (std::is_same_v<T, bool>) return "BOOL";
+        return "LIST";
+      },
+      k.field);
+}
+
 namespace {
 
 std::string type_name(const ConfigKey& k) {

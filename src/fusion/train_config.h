@@ -74,6 +74,8 @@ const std::vector<ConfigKey>& train_config_keys();
 // A key's current value as JSON, and as the text --help shows as its default.
 nlohmann::json config_value(const TrainConfig& c, const ConfigKey& k);
 std::string config_value_text(const TrainConfig& c, const ConfigKey& k);
+// What --help shows as the key's type: TEXT, FLOAT, INT, UINT, BOOL or LIST (comma-separated).
+const char* config_type_label(const ConfigKey& k);
 // Sets a key from JSON (a config file) or from text (a command-line override); the message names the key and the
 // value when the type is wrong.
 void set_config_value(TrainConfig& c, const ConfigKey& k, const nlohmann::json& value, const std::string& source);
