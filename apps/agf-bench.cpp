@@ -2,8 +2,8 @@
 //   agf-bench memory --preset medium --batch 4 --bp-batch 4 [--lora 16]
 //       parameter bytes, the activation peak of an inference forward at batch B (NoGrad), and the peak of a
 //       forward + backward at micro-batch b, per ledger tag
-//   agf-bench train --data prepared/WFDB_Synth.h5 --preset tinylight --batch 32 --steps 60
-//       backprop + AdamW on a prepared dataset through the prefetching loader: loss, records/s, peak memory
+// Training throughput is measured by the training apps themselves (agf-finetune: steps.jsonl, report.json), which
+// run the project's one training loop (src/fusion/trainer).
 // Exit status and messages: apps/app_main.h (Ctrl-C stops at the next phase or step).
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
@@ -13,11 +13,9 @@
 #include <cstdio>
 
 #include "app_main.h"
-#include "dataset/loader.h"
 #include "io/interrupt.h"
 #include "nn/ecgnet.h"
 #include "nn/losses.h"
-#include "nn/optim.h"
 #include "tensor/allocator.h"
 #include "tensor/random.h"
 
@@ -106,76 +104,12 @@ void run_memory(const MemoryOptions& o) {
              mib(report["backprop_peak"].value("grads", int64_t{0})), report["backprop_seconds"].get<double>());
 }
 
-struct TrainOptions {
-  std::string data, preset = "tinylight";
-  int64_t batch = 32, steps = 60;
-  double lr = 1e-3;
-  uint64_t seed = 18;
-};
-
-void run_train(const TrainOptions& o) {
-  dataset::LoaderOptions lo;
-  lo.batch_size = o.batch;
-  lo.seed = o.seed;
-  lo.drop_last = true;
-  dataset::BatchLoader loader(o.data, dataset::SplitPart::train, lo);
-  AGF_CHECK(loader.batches_per_epoch() > 0, "{}: the train split has {} records, fewer than one batch of {}", o.data,
-            loader.num_rows(), o.batch);
-  nn::EcgNet net(nn::preset_config(o.preset, loader.num_classes(), true), o.seed);
-  nn::AdamW opt(net.trainable_parameters());
-  const nn::LRSchedule sched(nn::LRSchedule::Kind::warmup_linear, o.lr, o.steps, 0.05);
-  fmt::print(stderr, "training {} on {} ({} records in the train split, {} classes), batch {}, {} steps\n", o.preset,
-             o.data, loader.num_rows(), loader.num_classes(), o.batch, o.steps);
-  using clock = std::chrono::steady_clock;
-  const auto t0 = clock::now();
-  int64_t epoch = 0, records = 0;
-  loader.start_epoch(epoch);
-  double first = 0, last = 0;
-  const int64_t window = std::max<int64_t>(1, o.steps / 10);
-  double window_sum = 0;
-  for (int64_t step = 0; step < o.steps; ++step) {
-    io::throw_if_interrupted(fmt::format("after {} of {} steps", step, o.steps));
-    auto batch = loader.next();
-    if (!batch) {
-      loader.start_epoch(++epoch);
-      batch = loader.next();
-    }
-    net.zero_grad();
-    Tensor loss;
-    {
-      MemScope act(MemTag::activations);
-      auto out = net.forward(batch->x);
-      loss = nn::fusion_loss(out.aux_logit, out.main_logits, batch->y, 1.0, -1).total;
-    }
-    const double l = loss.item<double>();
-    backward(loss);
-    opt.step(sched.at(step));
-    records += batch->x.size(0);
-    window_sum += l;
-    if ((step + 1) % window == 0) {
-      const double mean = window_sum / static_cast<double>(window);
-      if (step + 1 == window) first = mean;
-      last = mean;
-      window_sum = 0;
-      const double secs = std::chrono::duration<double>(clock::now() - t0).count();
-      fmt::print(stderr, "step {:5}/{}  loss {:.4f}  {:.1f} records/s  {:.2f} steps/s  ETA {:.0f} s\n", step + 1,
-                 o.steps, mean, static_cast<double>(records) / secs, static_cast<double>(step + 1) / secs,
-                 static_cast<double>(o.steps - step - 1) * secs / static_cast<double>(step + 1));
-    }
-  }
-  const double secs = std::chrono::duration<double>(clock::now() - t0).count();
-  const MemoryLedger& L = ledger(Device::cpu());
-  fmt::print("{} steps of backprop + AdamW: mean loss {:.4f} (first {} steps) -> {:.4f} (last {}), "
-             "{:.1f} records/s, peak memory {:.1f} MiB (ledger)\n",
-             o.steps, first, window, last, window, static_cast<double>(records) / secs, mib(L.peak_total()));
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   agf::keep_freed_host_memory_mapped();
   using namespace agf::app;
-  CLI::App app{"agf-bench: engine-level measurements (memory ledger, training throughput)", "agf-bench"};
+  CLI::App app{"agf-bench: engine-level measurements (the memory ledger's exact figures)", "agf-bench"};
   configure(app);
   app.require_subcommand(1);
   // Bounds: what a run on one machine can mean, so that a typo is refused rather than attempted.
@@ -191,19 +125,8 @@ int main(int argc, char** argv) {
   mem->add_option("--length", mo.length, "samples per lead (a multiple of 64)")->check(integer_in(64, max_length));
   mem->add_option("--lora", mo.lora, "LoRA rank (0: full fine-tuning)")->check(integer_in(0, 4096));
   mem->add_flag("--json", mo.json, "print the report as JSON");
-  TrainOptions to;
-  auto* train = app.add_subcommand("train", "backprop + AdamW on a prepared dataset file");
-  train->add_option("--data", to.data, "prepared dataset (.h5, from agf-collect)")->required();
-  train->add_option("--preset", to.preset, "EcgNet preset")->check(preset);
-  train->add_option("--batch", to.batch, "batch size")->check(integer_in(1, max_batch));
-  train->add_option("--steps", to.steps, "optimizer steps")->check(integer_in(1, 1'000'000'000));
-  train->add_option("--lr", to.lr, "peak learning rate")->check(real_in(0, 10, true, false));
-  train->add_option("--seed", to.seed, "run seed")->check(unsigned_integer());
   return run_app(app, argc, argv, [&] {
-    if (mem->parsed()) {
-      usage_check(mo.bp_batch <= mo.batch, "--bp-batch {} is larger than --batch {}", mo.bp_batch, mo.batch);
-      return run_memory(mo);
-    }
-    run_train(to);
+    usage_check(mo.bp_batch <= mo.batch, "--bp-batch {} is larger than --batch {}", mo.bp_batch, mo.batch);
+    run_memory(mo);
   });
 }
