@@ -235,6 +235,6 @@ TEST_CASE("EcgNet memory: NoGrad forward holds a few intermediates; with grad it
   }
   MESSAGE("medium B=4 forward, activations peak: NoGrad ", peak_nograd / 1048576.0, " MiB; with grad ",
           peak_grad / 1048576.0, " MiB; largest intermediate ", largest / 1048576.0, " MiB");
-  CHECK(peak_nograd <= 4 * largest);
+  CHECK(peak_nograd <= 2 * largest + largest / 8);  // two maps at a time (the skip made last), plus small ones
   CHECK(peak_grad >= 10 * largest);  // every layer's saved maps accumulate
 }

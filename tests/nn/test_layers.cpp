@@ -161,3 +161,38 @@ TEST_CASE("LoRA: a whole-network merge is all or nothing, and a refusal names th
   CHECK(!net.lora_merged());
   CHECK(net.encoder_layers->child("0")->named_parameters()[0].second->to_vector<float>() == before);
 }
+
+TEST_CASE("LoRA conv without a graph: B accumulates into the output, same values as the recorded path, one output") {
+  Conv1d conv(16, 32, 9, 1, 4);
+  conv.init_parameters(40);
+  conv.enable_lora({4, 4.0}, 41);
+  randomise_lora_b(conv, 42);
+  conv.set_trainable({"*lora*"});
+  Tensor x = agf::test::random_tensor({3, 16, 512}, 43);
+  const auto recorded = conv.forward(x).to_vector<float>();  // a graph is recorded: the two-convolution path
+  MemoryLedger& L = ledger(Device::cpu());
+  std::vector<float> direct;
+  int64_t added = 0, plain = 0;
+  {
+    NoGradGuard ng;
+    L.reset_peak();
+    const int64_t before = L.live_total();
+    Tensor y = conv.forward(x);
+    added = L.peak_total() - before;
+    direct = y.to_vector<float>();
+    y = Tensor();
+    L.reset_peak();
+    Tensor y0 = ops::conv1d(x, conv.weight, conv.bias, conv.args);  // the same convolution without adapters
+    plain = L.peak_total() - before;
+  }
+  double max_ref = 0, max_err = 0;
+  for (size_t i = 0; i < direct.size(); ++i) {
+    max_ref = std::max(max_ref, std::fabs(double(recorded[i])));
+    max_err = std::max(max_err, std::fabs(double(direct[i]) - recorded[i]));
+  }
+  CHECK(max_err <= 1e-5 * max_ref);
+  // Beyond the plain convolution, only A's r-channel intermediate (3 x 4 x 512 floats): no second output.
+  const int64_t out_bytes = 3 * 32 * 512 * 4;
+  MESSAGE("NoGrad LoRA conv peak ", added, " bytes, the plain convolution's ", plain, ", output ", out_bytes);
+  CHECK(added - plain <= 3 * 4 * 512 * 4 + 4096);
+}
