@@ -14,6 +14,7 @@
 #include "fusion/challenge_folders.h"
 #include "fusion/evaluation.h"
 #include "fusion/model_io.h"
+#include "fusion/training_setup.h"
 #include "io/atomic_file.h"
 #include "metrics/class_table.h"
 #include "metrics/metrics_json.h"
@@ -28,6 +29,7 @@ struct Options {
   std::string checkpoint, data, split = "test", threshold_split = "val", json, write_outputs;
   int64_t batch = 64;
   std::string labels, outputs, weights;
+  std::string device = "auto";
 };
 
 void write_json(const std::string& path, const nlohmann::json& j) {
@@ -117,12 +119,14 @@ int main(int argc, char** argv) {
   cli.add_option("--outputs", o.outputs, "folder of Challenge output files (<record>.csv)");
   cli.add_option("--weights", o.weights, "the Challenge's weights.csv (default: the project's copy)");
   cli.add_option("--json", o.json, "write every metric as JSON to this file");
+  cli.add_option("--device", o.device, "auto, cpu or cuda:N (the forwards)");
   return app::run_app(cli, argc, argv, [&] {
     const bool network = !o.checkpoint.empty() || !o.data.empty();
     const bool folders = !o.labels.empty() || !o.outputs.empty();
     app::usage_check(network != folders, "give either --checkpoint and --data, or --labels and --outputs");
     if (network) {
       app::usage_check(!o.checkpoint.empty() && !o.data.empty(), "--checkpoint and --data go together");
+      fusion::check_device(o.device);
       evaluate_network(o);
     } else {
       app::usage_check(!o.labels.empty() && !o.outputs.empty(), "--labels and --outputs go together");

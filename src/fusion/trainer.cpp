@@ -29,15 +29,6 @@ void say(const TrainConfig& c, const std::string& line) {
   if (c.progress) fmt::print(stderr, "{}\n", line);
 }
 
-// auto and cpu run on the CPU; a CUDA device is refused while the CUDA backend lacks EcgNet's kernels.
-void check_device(const TrainConfig& c) {
-  if (c.device == "cpu" || c.device == "auto") return;
-  AGF_CHECK(c.device == "cuda" || c.device.starts_with("cuda:"), "device '{}': use auto, cpu or cuda:N", c.device);
-  AGF_FAIL("device {}: the CUDA backend does not have the kernels EcgNet needs yet (conv1d, matmul, the norms, "
-           "attention; only element-wise ops, AdamW and the perturbation run there): use --device cpu{}",
-           c.device, cuda_available() ? "" : fmt::format(" (and no CUDA device answers here: {})", cuda_unavailable_reason()));
-}
-
 std::pair<int64_t, int64_t> parse_profile_window(const std::string& s) {
   if (s.empty()) return {-1, -1};
   const auto colon = s.find(':');
@@ -126,7 +117,7 @@ Trainer::Trainer(const ResolvedConfig& rc) : cfg_(rc.config) {
     cfg_.out = resume_from_.parent_path().string();
   }
   validate_config(cfg_);
-  check_device(cfg_);
+  check_device(cfg_.device);
   parse_profile_window(cfg_.profile_steps);
   data_ = inspect_dataset(cfg_);
   TrainConfig build = cfg_;

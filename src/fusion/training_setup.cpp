@@ -5,6 +5,7 @@
 
 #include "dataset/dataset_reader.h"
 #include "fusion/model_io.h"
+#include "tensor/device.h"
 
 namespace agf::fusion {
 
@@ -43,6 +44,14 @@ DatasetSummary inspect_dataset(const TrainConfig& c) {
     for (size_t k = 0; k < d.classes.size(); ++k) positives += reader.label(row, static_cast<int64_t>(k));
   d.positive_threshold = positives / static_cast<double>(d.train.size() * d.classes.size());
   return d;
+}
+
+void check_device(const std::string& device) {
+  if (device == "cpu" || device == "auto") return;
+  AGF_CHECK(device == "cuda" || device.starts_with("cuda:"), "device '{}': use auto, cpu or cuda:N", device);
+  AGF_FAIL("device {}: the CUDA backend does not have the kernels EcgNet needs yet (conv1d, matmul, the norms, "
+           "attention; only element-wise ops, AdamW and the perturbation run there): use --device cpu{}",
+           device, cuda_available() ? "" : fmt::format(" (and no CUDA device answers here: {})", cuda_unavailable_reason()));
 }
 
 std::vector<std::string> trainable_patterns(const TrainConfig& c) {

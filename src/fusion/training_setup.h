@@ -40,6 +40,10 @@ struct BuiltModel {
 // trained at another rate than the dataset's is refused unless allow_rate_mismatch.
 BuiltModel build_model(const TrainConfig& c, const DatasetSummary& data);
 
+// auto and cpu run on the CPU; a CUDA device is refused, with the reason, while the CUDA backend lacks EcgNet's
+// kernels.
+void check_device(const std::string& device);
+
 // The trainable patterns of a config: its own, or LoRA + biases + heads (r > 0), or everything (r = 0).
 std::vector<std::string> trainable_patterns(const TrainConfig& c);
 

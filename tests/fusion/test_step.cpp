@@ -328,3 +328,69 @@ TEST_CASE("memory contract: a fusion step at B=64, b=4 on preset base peaks belo
           " MiB: ratio ", static_cast<double>(fusion) / static_cast<double>(bp));
   CHECK(4 * fusion < bp);
 }
+
+TEST_CASE("zo_chunk streams the ZO passes: one chunk is the whole batch bit for bit, and the peak is a chunk's") {
+  // With the whole batch as one chunk, nothing changes.
+  {
+    TinySetup a(DType::f32, true, 8, 1024), b(DType::f32, true, 8, 1024);
+    StepOptions oa = a.options(Mode::fusion), ob = b.options(Mode::fusion);
+    ob.zo_chunk = 8;
+    FusionStep sa(*a.net, *a.opt, oa), sb(*b.net, *b.opt, ob);
+    PhiloxStream ra(2), rb(2);
+    const StepRecord x = sa.run(a.x, a.y, 1e-3, 0.9, ra), y = sb.run(b.x, b.y, 1e-3, 0.9, rb);
+    CHECK(std::memcmp(&x.loss_plus, &y.loss_plus, sizeof(double)) == 0);
+    CHECK(a.bitwise_equal(b));
+  }
+  // Chunks of 4 records at B = 32: the ZO passes peak where an inference forward at B = 4 does (the batch itself,
+  // tagged data, aside), far below the whole batch's.
+  TinySetup s(DType::f32, true, 32, 6144);
+  StepOptions o = s.options(Mode::zo);
+  o.zo_chunk = 4;
+  FusionStep step(*s.net, *s.opt, o);
+  PhiloxStream rng(3);
+  step.run(s.x, s.y, 1e-3, 1.0, rng);
+  const StepRecord r = step.run(s.x, s.y, 1e-3, 1.0, rng);
+  MemoryLedger& L = ledger(Device::cpu());
+  int64_t inference4 = 0;
+  {
+    NoGradGuard no_grad;
+    MemScope scope(MemTag::activations);
+    s.net->train(true);
+    L.reset_peak();
+    nn::EcgNetOutput out = s.net->forward(s.x.narrow(0, 0, 4));
+    inference4 = L.peak_total();
+  }
+  const int64_t zo_peak = std::max(phase(r, "zo/forward+").peak_bytes, phase(r, "zo/forward-").peak_bytes);
+  MESSAGE("B=32 in chunks of 4: ZO pass peak ", zo_peak / 1048576.0, " MiB; inference forward at B=4 ",
+          inference4 / 1048576.0, " MiB");
+  CHECK(zo_peak <= inference4 + inference4 / 100);
+}
+
+TEST_CASE("reference_compat: L- leaves the auxiliary term out and the auxiliary target is 1, as the reference does") {
+  // At a tiny eps the main losses of the two passes cancel, so L+ - L- is what the passes do not share: the
+  // auxiliary term with target 1 (aux_weight 1), which only L+ carries.
+  TinySetup s(DType::f64, true);
+  StepOptions o = s.options(Mode::zo);
+  o.reference_compat = true;
+  o.zo_eps = 1e-9;
+  FusionStep step(*s.net, *s.opt, o);
+  double aux_target_one = 0.0;
+  {
+    NoGradGuard no_grad;
+    s.net->train(true);
+    nn::EcgNetOutput out = s.net->forward(s.x);
+    aux_target_one = ops::bce_with_logits(out.aux_logit, ones({s.x.size(0), 1}, DType::f64)).item<double>();
+  }
+  PhiloxStream rng(1);
+  StepRecord rec;
+  step.zo_estimate(s.x, s.y, rng, false, rec);
+  MESSAGE("L+ - L- = ", rec.loss_plus - rec.loss_minus, "; BCE(aux, 1) = ", aux_target_one);
+  CHECK(std::fabs((rec.loss_plus - rec.loss_minus) - aux_target_one) <= 1e-6 * aux_target_one);
+  // Without compat both passes carry the same loss, with the abnormal/normal target: the difference vanishes.
+  TinySetup t(DType::f64, true);
+  FusionStep plain(*t.net, *t.opt, [&] { StepOptions p = o; p.reference_compat = false; return p; }());
+  PhiloxStream rng2(1);
+  StepRecord rec2;
+  plain.zo_estimate(t.x, t.y, rng2, false, rec2);
+  CHECK(std::fabs(rec2.loss_plus - rec2.loss_minus) < 1e-6);
+}

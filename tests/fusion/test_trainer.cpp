@@ -216,3 +216,21 @@ TEST_CASE("a backbone trained at another sampling rate is refused unless allowed
   c.steps = 2;
   CHECK(Trainer(plain(c)).run().steps_done == 2);
 }
+
+TEST_CASE("early stopping: patience validations without a better mAP end the run, and the best network is kept") {
+  TempDir dir("trainer_patience");
+  write_learnable_dataset(dir / "d.h5");
+  // fo_micro leaves BatchNorm's running statistics alone (no ZO pass), and at this rate the weights move by 1e-12:
+  // the validation scores keep their order, so no validation beats the first.
+  TrainConfig c = small_run(dir / "d.h5", dir / "run", "fo_micro");
+  c.learning_rate = 1e-12;
+  c.eval_every = 2;
+  c.patience = 2;
+  const TrainResult r = Trainer(plain(c)).run();
+  CHECK(r.stopped_early);
+  CHECK(r.steps_done == 6);  // validations at 2 (best), 4 and 6 (two without improvement): stop
+  CHECK(r.best_step == 2);
+  const auto best = read_training_checkpoint_header(r.run_dir / "best.safetensors");
+  CHECK(best.state.step == 2);
+  CHECK(r.report["stopped_early"] == true);
+}
