@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The four modes of AdaGrad-Fusion side by side on synthetic data, from nothing but this repository:
+#   bench/fusion/run_modes.sh [OUT]      (default build/bench-modes; about 25 minutes on 2 cores)
+# 1. two synthetic Challenge-format sets (seeds 101 and 202) prepared by agf-collect,
+# 2. a small teacher (tinylight) pretrained with backprop on the first (configs/pretrain.json),
+# 3. the teacher fine-tuned on the second in each mode, same config and steps (configs/finetune.json),
+# 4. a Markdown table of the four (test macro AUROC, mAP, ledger peak, s/step, trainable parameters) and charts of
+#    their training loss and validation mAP.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+build=${BUILD_DIR:-$root/build}
+out=${1:-$build/bench-modes}
+bin="$build/apps"
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+mkdir -p "$out"
+if [ ! -f "$out/prepared/finetune.h5" ]; then
+  "$bin/agf-synth" challenge --out "$out/raw_pretrain" --n 4000 --seed 101 --quiet
+  "$bin/agf-synth" challenge --out "$out/raw_finetune" --n 3000 --seed 202 --quiet
+  "$bin/agf-collect" -o "$out/prepared" --challenge "$out/raw_pretrain" --name pretrain --label-ratio 1.0 -q
+  "$bin/agf-collect" -o "$out/prepared" --challenge "$out/raw_finetune" --name finetune --label-ratio 0.2 -q
+fi
+if [ ! -f "$out/teacher.safetensors" ]; then
+  "$bin/agf-finetune" --config "$here/configs/pretrain.json" --data "$out/prepared/pretrain.h5" \
+    --out "$out/runs/pretrain" --export-merged "$out/teacher.safetensors"
+fi
+for mode in fusion bp zo fo_micro; do
+  [ -f "$out/runs/$mode/report.json" ] && continue
+  rm -rf "$out/runs/$mode"
+  "$bin/agf-finetune" --config "$here/configs/finetune.json" --data "$out/prepared/finetune.h5" \
+    --backbone "$out/teacher.safetensors" --mode "$mode" --out "$out/runs/$mode"
+done
+runs=(fusion="$out/runs/fusion" bp_lora="$out/runs/bp" fo_micro="$out/runs/fo_micro" zo="$out/runs/zo")
+"$build/bench/fusion/agf-compare-runs" --metric loss --smooth 10 --title "fine-tuning loss, four modes" \
+  --out "$out/loss_curves.png" "${runs[@]}" | tee "$out/table.md"
+"$build/bench/fusion/agf-compare-runs" --metric val_map --title "validation mAP, four modes" \
+  --out "$out/val_map_curves.png" "${runs[@]}" >/dev/null
+echo "table: $out/table.md; charts: $out/loss_curves.png, $out/val_map_curves.png"
