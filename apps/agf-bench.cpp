@@ -2,8 +2,9 @@
 //   agf-bench memory --preset medium --batch 4 --bp-batch 4 [--lora 16]
 //       parameter bytes, the activation peak of an inference forward at batch B (NoGrad), and the peak of a
 //       forward + backward at micro-batch b, per ledger tag
-// Training throughput is measured by the training apps themselves (agf-finetune: steps.jsonl, report.json), which
-// run the project's one training loop (src/fusion/trainer).
+//   agf-bench step --preset medium --mode inference,fusion --batch 8,16,32 --bp-batch 4 --rank 16 [--json r.json]
+//       warm-up, then timed steps of each mode and batch (the trainer's own step, src/fusion/step): median/min/max
+//       step time, samples/s, ledger peak per phase and tag, peak RSS; a Markdown table on stdout (bench_step.h)
 // Exit status and messages: apps/app_main.h (Ctrl-C stops at the next phase or step).
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
@@ -13,6 +14,9 @@
 #include <cstdio>
 
 #include "app_main.h"
+#include "bench_step.h"
+#include "io/atomic_file.h"
+#include "kernels/ops.h"
 #include "io/interrupt.h"
 #include "nn/ecgnet.h"
 #include "nn/losses.h"
@@ -125,7 +129,39 @@ int main(int argc, char** argv) {
   mem->add_option("--length", mo.length, "samples per lead (a multiple of 64)")->check(integer_in(64, max_length));
   mem->add_option("--lora", mo.lora, "LoRA rank (0: full fine-tuning)")->check(integer_in(0, 4096));
   mem->add_flag("--json", mo.json, "print the report as JSON");
+
+  bench::StepBenchOptions so;
+  std::string json_out;
+  auto* step = app.add_subcommand("step", "time and memory of training steps (or inference) per mode and batch");
+  step->add_option("--preset", so.preset, "EcgNet preset")->check(preset);
+  step->add_option("--mode", so.modes, "modes, comma-separated: inference (forward, no graph), bp (backprop, every "
+                   "parameter), bp_lora, zo, fo_micro, fusion (LoRA + heads when --rank > 0)")
+      ->delimiter(',')->check(CLI::IsMember(bench::step_bench_modes()));
+  step->add_option("--batch", so.batches, "batch sizes, comma-separated (a sweep)")->delimiter(',')
+      ->check(integer_in(1, max_batch));
+  step->add_option("--bp-batch", so.bp_batch, "micro-batch b of fusion and fo_micro")->check(integer_in(1, max_batch));
+  step->add_option("--rank", so.rank, "LoRA rank of bp_lora, zo, fo_micro, fusion (0: every parameter)")
+      ->check(integer_in(0, 4096));
+  step->add_option("--classes", so.classes, "classes of the main head")->check(integer_in(1, 4096));
+  step->add_option("--length", so.length, "samples per lead (a multiple of 64)")->check(integer_in(64, max_length));
+  step->add_option("--warmup", so.warmup, "untimed steps first")->check(integer_in(0, 1000));
+  step->add_option("--steps", so.steps, "timed steps")->check(integer_in(1, 100000));
+  step->add_option("--zo-chunk", so.zo_chunk, "zo_chunk of the ZO passes (0: the whole batch at once)")
+      ->check(integer_in(0, max_batch));
+  step->add_option("--coef", so.coef, "fusion coefficient of a fusion step")->check(real_in(0, 1, false, true));
+  step->add_option("--device", so.device, "cpu (the CUDA backend lacks EcgNet's kernels yet)");
+  step->add_option("--json", json_out, "also write the full report (per phase and tag) to this JSON file");
+  step->add_flag("--quiet", so.quiet, "no line per configuration on stderr");
+
   return run_app(app, argc, argv, [&] {
+    if (step->parsed()) {
+      usage_check(so.length % 64 == 0, "--length {} is not a multiple of 64", so.length);
+      fmt::print(stderr, "{}\n", ops::cpu_backend_summary());
+      const nlohmann::json report = bench::run_step_bench(so);
+      fmt::print("{}", bench::step_bench_table(report));
+      if (!json_out.empty()) io::write_file_atomically(json_out, report.dump(2) + "\n");
+      return;
+    }
     usage_check(mo.bp_batch <= mo.batch, "--bp-batch {} is larger than --batch {}", mo.bp_batch, mo.batch);
     run_memory(mo);
   });

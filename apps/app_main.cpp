@@ -1,7 +1,10 @@
 #include "app_main.h"
 
+#include <cblas.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -12,6 +15,7 @@
 #include "io/atomic_file.h"
 #include "io/interrupt.h"
 #include "io/printable.h"
+#include "kernels/ops.h"
 
 namespace agf::app {
 
@@ -36,6 +40,28 @@ std::optional<T> parse_decimal(const std::string& s) {
 
 }  // namespace
 
+void choose_blas_core(char** argv) {
+  if (std::getenv(kBlasCoreChosenEnv) != nullptr) return;  // this process is the one started again
+  const char* current = openblas_get_corename();
+  if (current == nullptr) return;
+  const char* setting = std::getenv("AGF_BLAS_CORE");
+  std::string wanted;
+  if (setting != nullptr && *setting != '\0' && std::string(setting) != "auto") {
+    if (std::string(setting) == "openblas") return;
+    wanted = setting;  // a core named by the user (a comparison, a test of this path)
+    if (ops::same_blas_core(wanted, current)) return;
+  } else {
+    if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return;  // the user's choice; the start-up line names it
+    wanted = ops::widest_blas_core();
+    if (wanted.empty() || ops::blas_core_width(current) >= ops::blas_core_width(wanted)) return;
+  }
+  // OpenBLAS reads OPENBLAS_CORETYPE once, when it is loaded: the process starts again with it set.
+  if (setenv("OPENBLAS_CORETYPE", wanted.c_str(), 1) != 0 || setenv(kBlasCoreChosenEnv, current, 1) != 0) return;
+  execv("/proc/self/exe", argv);
+  // exec failed (no /proc, say): go on with OpenBLAS's choice, which the start-up line names.
+  unsetenv(kBlasCoreChosenEnv);
+}
+
 void as_usage_error(const std::function<void()>& check) {
   try {
     check();
@@ -49,6 +75,7 @@ void as_usage_error(const std::function<void()>& check) {
 void configure(CLI::App& cli) { cli.option_defaults()->always_capture_default(); }
 
 int run_app(CLI::App& cli, int argc, char** argv, const std::function<void()>& body) {
+  choose_blas_core(argv);
   io::install_interrupt_handlers();
   const std::string name = cli.get_name().empty() ? std::string(argv[0]) : cli.get_name();
   try {

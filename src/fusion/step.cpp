@@ -52,7 +52,9 @@ class Phase {
   }
   ~Phase() {
     const int64_t peak = ledger_.peak_total();
-    rec_.phases.push_back({name_, std::chrono::duration<double>(Clock::now() - t0_).count(), peak, start_});
+    PhaseStats p{name_, std::chrono::duration<double>(Clock::now() - t0_).count(), peak, start_, {}};
+    for (int t = 0; t < kNumMemTags; ++t) p.tag_peak_bytes[t] = ledger_.peak(static_cast<MemTag>(t));
+    rec_.phases.push_back(std::move(p));
     rec_.peak_bytes = std::max(rec_.peak_bytes, peak);
   }
   Phase(const Phase&) = delete;

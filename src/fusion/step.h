@@ -7,6 +7,7 @@
 //   fo_micro the FO micro-batch only (the ablation: what the fusion adds to it)
 // This file is wiring: the math lives in the kernels (ops::spsa_perturb_, spsa_sqnorms, fused_adamw_) and the
 // perturbed set. Each phase is timed, bracketed by an NVTX range and measured by the memory ledger.
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "nn/ecgnet.h"
 #include "nn/losses.h"
 #include "nn/optim.h"
+#include "tensor/ledger.h"
 #include "tensor/random.h"
 
 namespace agf::fusion {
@@ -44,6 +46,7 @@ struct PhaseStats {
   double seconds = 0.0;
   int64_t peak_bytes = 0;   // the ledger's peak (all tags) during the phase
   int64_t start_bytes = 0;  // live bytes when it began: peak - start is what the phase itself added at most
+  std::array<int64_t, kNumMemTags> tag_peak_bytes{};  // the ledger's peak of each tag (MemTag order) in the phase
 };
 
 struct StepRecord {

@@ -195,5 +195,11 @@ double fused_gradient_kth_abs(int64_t numel, const FusedGradient& g, int64_t k);
 // One line naming what the CPU kernels run on: OpenMP threads, the BLAS library with its configuration and the core
 // it chose (a BLAS that falls back to a generic core on an unknown CPU is several times slower: never silently).
 std::string cpu_backend_summary();
+// OpenBLAS cores by vector width: 3 AVX-512 (SkylakeX, Cooperlake, SapphireRapids), 2 AVX2 (Haswell, Zen),
+// 1 AVX (Sandybridge, ...), 0 older or unknown. Names compare without case.
+int blas_core_width(const std::string& core);
+bool same_blas_core(const std::string& a, const std::string& b);
+// The widest OpenBLAS core this CPU's features allow ("" for none above SSE), whatever its model number.
+std::string widest_blas_core();
 
 }  // namespace agf::ops

@@ -1,0 +1,218 @@
+#include "bench_step.h"
+
+#include <fmt/format.h>
+#include <malloc.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "fusion/step.h"
+#include "io/interrupt.h"
+#include "kernels/ops.h"
+#include "nn/ecgnet.h"
+#include "nn/optim.h"
+#include "tensor/error.h"
+#include "tensor/ledger.h"
+#include "tensor/random.h"
+
+namespace agf::bench {
+
+namespace {
+
+constexpr double kMiB = 1048576.0;
+
+// A field of /proc/self/status in bytes ("VmRSS", "VmHWM"); -1 where there is no such file.
+int64_t proc_status_bytes(const std::string& field) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.starts_with(field + ":")) return std::stoll(line.substr(field.size() + 1)) * 1024;
+  return -1;
+}
+
+// Resets the kernel's high-water mark of the resident set to what is resident now (Linux 4.0+).
+bool reset_peak_rss() {
+  std::ofstream out("/proc/self/clear_refs");
+  out << "5";
+  out.flush();
+  return static_cast<bool>(out);
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 == 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+using TagPeaks = std::array<int64_t, kNumMemTags>;
+
+TagPeaks ledger_tag_peaks(const MemoryLedger& L) {
+  TagPeaks p{};
+  for (int t = 0; t < kNumMemTags; ++t) p[t] = L.peak(static_cast<MemTag>(t));
+  return p;
+}
+
+nlohmann::json tag_json(const TagPeaks& p) {
+  nlohmann::json j = nlohmann::json::object();
+  for (int t = 0; t < kNumMemTags; ++t)
+    if (p[t] > 0) j[std::string(mem_tag_name(static_cast<MemTag>(t)))] = p[t];
+  return j;
+}
+
+bool uses_bp_batch(const std::string& mode) { return mode == "fusion" || mode == "fo_micro"; }
+
+struct Phase {
+  std::vector<double> seconds;
+  int64_t peak = 0;
+};
+
+nlohmann::json run_one(const StepBenchOptions& o, const std::string& mode, int64_t batch) {
+  MemoryLedger& L = ledger(Device::cpu());
+  // What earlier configurations freed goes back to the system first, so that this one's RSS is its own.
+  malloc_trim(0);
+  const int64_t rss_before = proc_status_bytes("VmRSS");
+  const bool lora = mode != "inference" && mode != "bp" && o.rank > 0;
+  nn::EcgNet net(nn::preset_config(o.preset, o.classes, /*aux_head=*/true), 1);
+  if (lora) net.enable_lora({o.rank, static_cast<double>(o.rank)}, 2);
+  net.set_trainable(lora ? nn::EcgNet::finetune_patterns() : std::vector<std::string>{"*"});
+  int64_t trainable = 0;
+  for (auto& [name, t] : net.trainable_parameters()) trainable += t->numel();
+
+  Tensor x, y;
+  {
+    MemScope data(MemTag::data);
+    x = empty({batch, 12, o.length});
+    fill_normal_(x, 3, 0);
+    y = empty({batch, o.classes});
+    fill_uniform_(y, 4, 0);
+    float* yp = y.data<float>();
+    for (int64_t i = 0; i < y.numel(); ++i) yp[i] = yp[i] > 0.75f ? 1.0f : 0.0f;
+  }
+
+  std::unique_ptr<nn::AdamW> optimizer;
+  std::unique_ptr<fusion::FusionStep> step;
+  if (mode != "inference") {
+    optimizer = std::make_unique<nn::AdamW>(net.trainable_parameters());
+    fusion::StepOptions so;
+    so.mode = fusion::parse_mode(mode == "bp_lora" ? "bp" : mode);
+    so.bp_batch = uses_bp_batch(mode) ? o.bp_batch : batch;
+    so.zo_chunk = o.zo_chunk;
+    step = std::make_unique<fusion::FusionStep>(net, *optimizer, so);
+  }
+  PhiloxStream rng(7, 0);
+
+  std::vector<double> times;
+  std::map<std::string, Phase> phases;
+  int64_t ledger_peak = 0;
+  TagPeaks tags{};  // each tag's peak over the timed steps
+  int64_t rss_peak = 0;
+  bool rss_reset = false;
+  for (int64_t s = 0; s < o.warmup + o.steps; ++s) {
+    io::throw_if_interrupted(fmt::format("{} at B={}, step {}", mode, batch, s));
+    const bool timed = s >= o.warmup;
+    if (s == o.warmup) rss_reset = reset_peak_rss();
+    L.reset_peak();
+    const auto t0 = std::chrono::steady_clock::now();
+    // A step's phases each reset the ledger's peak: the step's peaks are the maxima over its phases.
+    std::vector<fusion::PhaseStats> step_phases;
+    if (mode == "inference") {
+      {
+        NoGradGuard ng;
+        MemScope act(MemTag::activations);
+        auto out = net.forward(x);
+      }
+      step_phases.push_back({"forward", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+                             L.peak_total(), 0, ledger_tag_peaks(L)});
+    } else {
+      fusion::StepRecord rec = step->run(x, y, 1e-4, o.coef, rng);
+      AGF_CHECK(std::isfinite(rec.loss), "{} at B={}: the loss is not finite at step {}", mode, batch, s);
+      step_phases = std::move(rec.phases);
+    }
+    const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (!timed) continue;
+    times.push_back(dt);
+    for (const fusion::PhaseStats& p : step_phases) {
+      phases[p.name].seconds.push_back(p.seconds);
+      phases[p.name].peak = std::max(phases[p.name].peak, p.peak_bytes);
+      ledger_peak = std::max(ledger_peak, p.peak_bytes);
+      for (int t = 0; t < kNumMemTags; ++t) tags[t] = std::max(tags[t], p.tag_peak_bytes[t]);
+    }
+  }
+  rss_peak = proc_status_bytes("VmHWM");
+
+  const double med = median(times);
+  nlohmann::json r = {{"mode", mode},
+                      {"batch", batch},
+                      {"bp_batch", uses_bp_batch(mode) ? o.bp_batch : batch},
+                      {"rank", lora ? o.rank : 0},
+                      {"parameters", net.num_parameters()},
+                      {"trainable", trainable},
+                      {"steps", o.steps},
+                      {"median_s", med},
+                      {"min_s", *std::min_element(times.begin(), times.end())},
+                      {"max_s", *std::max_element(times.begin(), times.end())},
+                      {"samples_per_s", static_cast<double>(batch) / med},
+                      {"ledger_peak_bytes", ledger_peak},
+                      {"ledger_peak_by_tag", tag_json(tags)},
+                      {"rss_before_bytes", rss_before}};
+  // The kernel's peak counts only the timed steps when clear_refs could be written; otherwise it is the process's.
+  r["rss_peak_bytes"] = rss_peak;
+  r["rss_peak_scope"] = rss_reset ? "timed steps" : "process lifetime";
+  nlohmann::json ph = nlohmann::json::object();
+  for (const auto& [name, p] : phases) ph[name] = {{"median_s", median(p.seconds)}, {"peak_bytes", p.peak}};
+  r["phases"] = ph;
+  return r;
+}
+
+}  // namespace
+
+const std::vector<std::string>& step_bench_modes() {
+  static const std::vector<std::string> modes = {"inference", "bp", "bp_lora", "zo", "fo_micro", "fusion"};
+  return modes;
+}
+
+nlohmann::json run_step_bench(const StepBenchOptions& o) {
+  AGF_CHECK(o.device == "cpu", "device {}: agf-bench step runs on the CPU only for now (the CUDA backend lacks the "
+            "kernels EcgNet needs)", o.device);
+  AGF_CHECK(o.steps >= 1 && o.warmup >= 0, "steps must be at least 1 and warmup at least 0");
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  nlohmann::json report;
+  report["machine"] = {{"host", host}, {"kernels", ops::cpu_backend_summary()}};
+  report["options"] = {{"preset", o.preset}, {"length", o.length}, {"classes", o.classes},
+                       {"warmup", o.warmup},  {"steps", o.steps},   {"zo_chunk", o.zo_chunk},
+                       {"coef", o.coef}};
+  report["results"] = nlohmann::json::array();
+  for (const std::string& mode : o.modes)
+    for (int64_t b : o.batches) {
+      if (uses_bp_batch(mode) && b < o.bp_batch) continue;
+      nlohmann::json r = run_one(o, mode, b);
+      if (!o.quiet)
+        fmt::print(stderr, "{:<9} B={:<4} {:8.3f} s/step  {:8.1f} samples/s  ledger {:8.1f} MiB  RSS {:8.1f} MiB\n",
+                   mode, b, r["median_s"].get<double>(), r["samples_per_s"].get<double>(),
+                   r["ledger_peak_bytes"].get<int64_t>() / kMiB, r["rss_peak_bytes"].get<int64_t>() / kMiB);
+      report["results"].push_back(std::move(r));
+    }
+  return report;
+}
+
+std::string step_bench_table(const nlohmann::json& report) {
+  std::string t = "| mode | B | b | r | trainable | median s/step | min | max | samples/s | ledger peak MiB | peak RSS MiB |\n"
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+  for (const auto& r : report.at("results"))
+    t += fmt::format("| {} | {} | {} | {} | {} | {:.3f} | {:.3f} | {:.3f} | {:.1f} | {:.1f} | {:.1f} |\n",
+                     r["mode"].get<std::string>(), r["batch"].get<int64_t>(), r["bp_batch"].get<int64_t>(),
+                     r["rank"].get<int64_t>(), r["trainable"].get<int64_t>(), r["median_s"].get<double>(),
+                     r["min_s"].get<double>(), r["max_s"].get<double>(), r["samples_per_s"].get<double>(),
+                     r["ledger_peak_bytes"].get<int64_t>() / kMiB, r["rss_peak_bytes"].get<int64_t>() / kMiB);
+  return t;
+}
+
+}  // namespace agf::bench

@@ -1,0 +1,42 @@
+#pragma once
+// agf-bench step: the time and memory of one training step (or an inference forward) of a preset, per mode, over a
+// sweep of batch sizes. Each configuration builds its network afresh, runs `warmup` untimed steps and then `steps`
+// timed ones on random inputs, and reports the median/min/max step time, samples/s, the memory ledger's peak per
+// phase and per tag, and the process's peak RSS over the timed steps (Linux: /proc/self/clear_refs resets it).
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace agf::bench {
+
+// inference: a forward without a graph; bp: backprop on the batch, every parameter (full fine-tuning);
+// bp_lora: backprop on the batch, LoRA adapters + heads; zo, fo_micro, fusion: the AdaGrad-Fusion step of that mode
+// (LoRA + heads when rank > 0, every parameter otherwise).
+const std::vector<std::string>& step_bench_modes();
+
+struct StepBenchOptions {
+  std::string preset = "tinylight";
+  std::vector<std::string> modes = {"inference"};
+  std::vector<int64_t> batches = {32};
+  int64_t bp_batch = 4;
+  int64_t rank = 16;      // LoRA rank of bp_lora, zo, fo_micro, fusion (0: they train every parameter)
+  int64_t classes = 26;
+  int64_t length = 4096;
+  int64_t warmup = 1;
+  int64_t steps = 5;
+  int64_t zo_chunk = 0;
+  double coef = 0.5;      // fusion coefficient of a fusion step (below 1, so its ZO passes run)
+  std::string device = "cpu";
+  bool quiet = false;     // no progress lines on stderr
+};
+
+// Runs every (mode, batch) configuration; a batch smaller than bp_batch is skipped for the modes that use it.
+// Returns {"machine": ..., "options": ..., "results": [one object per configuration]}.
+nlohmann::json run_step_bench(const StepBenchOptions& o);
+
+// The results as a Markdown table (one row per configuration).
+std::string step_bench_table(const nlohmann::json& report);
+
+}  // namespace agf::bench
