@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <optional>
 
 #include "app_main.h"
 #include "bench_step.h"
@@ -21,6 +22,7 @@
 #include "nn/ecgnet.h"
 #include "nn/losses.h"
 #include "tensor/allocator.h"
+#include "tensor/planning.h"
 #include "tensor/random.h"
 
 using namespace agf;
@@ -43,9 +45,12 @@ struct MemoryOptions {
   std::string preset = "medium";
   int64_t batch = 4, bp_batch = 4, classes = 6, length = 6144, lora = 0;
   bool json = false;
+  bool plan = false;
 };
 
 void run_memory(const MemoryOptions& o) {
+  std::optional<PlanScope> plan;
+  if (o.plan) plan.emplace();
   MemoryLedger& L = ledger(Device::cpu());
   nn::EcgNet net(nn::preset_config(o.preset, o.classes, true), 1);
   if (o.lora > 0) {
@@ -93,19 +98,27 @@ void run_memory(const MemoryOptions& o) {
     report["backprop_seconds"] = std::chrono::duration<double>(clock::now() - t0).count();
     report["backprop_peak"] = tag_peaks(L);
   }
+  report["planned"] = o.plan;
+  if (o.plan) {
+    report.erase("inference_seconds");
+    report.erase("backprop_seconds");
+  }
   if (o.json) {
     fmt::print("{}\n", report.dump(2));
     return;
   }
+  const auto secs = [&](const char* key) {
+    return o.plan ? std::string("planned") : fmt::format("{:.2f} s", report[key].get<double>());
+  };
   fmt::print("{} ({} parameters, {} trainable), input (B, 12, {})\n", o.preset, report["parameters"].get<int64_t>(),
              report["trainable_elements"].get<int64_t>(), o.length);
   fmt::print("  parameters and buffers        {:10.1f} MiB\n", mib(params));
-  fmt::print("  inference forward, B={:<4}     activations peak {:10.1f} MiB, workspace peak {:8.1f} MiB  ({:.2f} s)\n",
+  fmt::print("  inference forward, B={:<4}     activations peak {:10.1f} MiB, workspace peak {:8.1f} MiB  ({})\n",
              o.batch, mib(report["inference_peak"].value("activations", int64_t{0})),
-             mib(report["inference_peak"].value("workspace", int64_t{0})), report["inference_seconds"].get<double>());
-  fmt::print("  forward+backward, b={:<4}     activations peak {:10.1f} MiB, grads {:8.1f} MiB  ({:.2f} s)\n",
+             mib(report["inference_peak"].value("workspace", int64_t{0})), secs("inference_seconds"));
+  fmt::print("  forward+backward, b={:<4}     activations peak {:10.1f} MiB, grads {:8.1f} MiB  ({})\n",
              o.bp_batch, mib(report["backprop_peak"].value("activations", int64_t{0})),
-             mib(report["backprop_peak"].value("grads", int64_t{0})), report["backprop_seconds"].get<double>());
+             mib(report["backprop_peak"].value("grads", int64_t{0})), secs("backprop_seconds"));
 }
 
 }  // namespace
@@ -129,6 +142,8 @@ int main(int argc, char** argv) {
   mem->add_option("--length", mo.length, "samples per lead (a multiple of 64)")->check(integer_in(64, max_length));
   mem->add_option("--lora", mo.lora, "LoRA rank (0: full fine-tuning)")->check(integer_in(0, 4096));
   mem->add_flag("--json", mo.json, "print the report as JSON");
+  mem->add_flag("--plan", mo.plan, "the exact figures without running the arithmetic or holding the memory "
+                "(tensor/planning.h; times are then meaningless and left out)");
 
   bench::StepBenchOptions so;
   std::string json_out;
@@ -152,11 +167,13 @@ int main(int argc, char** argv) {
   step->add_option("--device", so.device, "cpu (the CUDA backend lacks EcgNet's kernels yet)");
   step->add_option("--json", json_out, "also write the full report (per phase and tag) to this JSON file");
   step->add_flag("--quiet", so.quiet, "no line per configuration on stderr");
+  step->add_flag("--plan", so.plan, "the exact ledger peaks without running the arithmetic or holding the memory "
+                 "(seconds for any preset and batch); no times, no RSS");
 
   return run_app(app, argc, argv, [&] {
     if (step->parsed()) {
       usage_check(so.length % 64 == 0, "--length {} is not a multiple of 64", so.length);
-      fmt::print(stderr, "{}\n", ops::cpu_backend_summary());
+      if (!so.plan) fmt::print(stderr, "{}\n", ops::cpu_backend_summary());
       const nlohmann::json report = bench::run_step_bench(so);
       fmt::print("{}", bench::step_bench_table(report));
       if (!json_out.empty()) io::write_file_atomically(json_out, report.dump(2) + "\n");

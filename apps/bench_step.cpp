@@ -1,6 +1,7 @@
 #include "bench_step.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <malloc.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "fusion/step.h"
@@ -20,6 +22,7 @@
 #include "nn/optim.h"
 #include "tensor/error.h"
 #include "tensor/ledger.h"
+#include "tensor/planning.h"
 #include "tensor/random.h"
 
 namespace agf::bench {
@@ -74,6 +77,8 @@ struct Phase {
 };
 
 nlohmann::json run_one(const StepBenchOptions& o, const std::string& mode, int64_t batch) {
+  std::optional<PlanScope> plan;
+  if (o.plan) plan.emplace();
   MemoryLedger& L = ledger(Device::cpu());
   // What earlier configurations freed goes back to the system first, so that this one's RSS is its own.
   malloc_trim(0);
@@ -93,7 +98,8 @@ nlohmann::json run_one(const StepBenchOptions& o, const std::string& mode, int64
     y = empty({batch, o.classes});
     fill_uniform_(y, 4, 0);
     float* yp = y.data<float>();
-    for (int64_t i = 0; i < y.numel(); ++i) yp[i] = yp[i] > 0.75f ? 1.0f : 0.0f;
+    if (!o.plan)
+      for (int64_t i = 0; i < y.numel(); ++i) yp[i] = yp[i] > 0.75f ? 1.0f : 0.0f;
   }
 
   std::unique_ptr<nn::AdamW> optimizer;
@@ -114,10 +120,12 @@ nlohmann::json run_one(const StepBenchOptions& o, const std::string& mode, int64
   TagPeaks tags{};  // each tag's peak over the timed steps
   int64_t rss_peak = 0;
   bool rss_reset = false;
-  for (int64_t s = 0; s < o.warmup + o.steps; ++s) {
+  // A plan needs one step after the first (which creates the optimizer's moments): its figures repeat exactly.
+  const int64_t warmup = o.plan ? 1 : o.warmup, steps = o.plan ? 1 : o.steps;
+  for (int64_t s = 0; s < warmup + steps; ++s) {
     io::throw_if_interrupted(fmt::format("{} at B={}, step {}", mode, batch, s));
-    const bool timed = s >= o.warmup;
-    if (s == o.warmup) rss_reset = reset_peak_rss();
+    const bool timed = s >= warmup;
+    if (s == warmup && !o.plan) rss_reset = reset_peak_rss();
     L.reset_peak();
     const auto t0 = std::chrono::steady_clock::now();
     // A step's phases each reset the ledger's peak: the step's peaks are the maxima over its phases.
@@ -146,6 +154,21 @@ nlohmann::json run_one(const StepBenchOptions& o, const std::string& mode, int64
     }
   }
   rss_peak = proc_status_bytes("VmHWM");
+  if (o.plan) {
+    nlohmann::json r = {{"mode", mode},
+                        {"batch", batch},
+                        {"bp_batch", uses_bp_batch(mode) ? o.bp_batch : batch},
+                        {"rank", lora ? o.rank : 0},
+                        {"parameters", net.num_parameters()},
+                        {"trainable", trainable},
+                        {"planned", true},
+                        {"ledger_peak_bytes", ledger_peak},
+                        {"ledger_peak_by_tag", tag_json(tags)}};
+    nlohmann::json ph = nlohmann::json::object();
+    for (const auto& [name, p] : phases) ph[name] = {{"peak_bytes", p.peak}};
+    r["phases"] = ph;
+    return r;
+  }
 
   const double med = median(times);
   nlohmann::json r = {{"mode", mode},
@@ -188,13 +211,16 @@ nlohmann::json run_step_bench(const StepBenchOptions& o) {
   report["machine"] = {{"host", host}, {"kernels", ops::cpu_backend_summary()}};
   report["options"] = {{"preset", o.preset}, {"length", o.length}, {"classes", o.classes},
                        {"warmup", o.warmup},  {"steps", o.steps},   {"zo_chunk", o.zo_chunk},
-                       {"coef", o.coef}};
+                       {"coef", o.coef},      {"plan", o.plan}};
   report["results"] = nlohmann::json::array();
   for (const std::string& mode : o.modes)
     for (int64_t b : o.batches) {
       if (uses_bp_batch(mode) && b < o.bp_batch) continue;
       nlohmann::json r = run_one(o, mode, b);
-      if (!o.quiet)
+      if (!o.quiet && o.plan)
+        fmt::print(stderr, "{:<9} B={:<4} planned ledger peak {:10.1f} MiB\n", mode, b,
+                   r["ledger_peak_bytes"].get<int64_t>() / kMiB);
+      else if (!o.quiet)
         fmt::print(stderr, "{:<9} B={:<4} {:8.3f} s/step  {:8.1f} samples/s  ledger {:8.1f} MiB  RSS {:8.1f} MiB\n",
                    mode, b, r["median_s"].get<double>(), r["samples_per_s"].get<double>(),
                    r["ledger_peak_bytes"].get<int64_t>() / kMiB, r["rss_peak_bytes"].get<int64_t>() / kMiB);
@@ -204,6 +230,20 @@ nlohmann::json run_step_bench(const StepBenchOptions& o) {
 }
 
 std::string step_bench_table(const nlohmann::json& report) {
+  if (report.at("options").value("plan", false)) {
+    std::string t = "| mode | B | b | r | trainable | planned ledger peak MiB | by tag (MiB) |\n"
+                    "|---|---:|---:|---:|---:|---:|---|\n";
+    for (const auto& r : report.at("results")) {
+      std::vector<std::string> tags;
+      for (const auto& [tag, bytes] : r["ledger_peak_by_tag"].items())
+        tags.push_back(fmt::format("{} {:.1f}", tag, bytes.get<int64_t>() / kMiB));
+      t += fmt::format("| {} | {} | {} | {} | {} | {:.1f} | {} |\n", r["mode"].get<std::string>(),
+                       r["batch"].get<int64_t>(), r["bp_batch"].get<int64_t>(), r["rank"].get<int64_t>(),
+                       r["trainable"].get<int64_t>(), r["ledger_peak_bytes"].get<int64_t>() / kMiB,
+                       fmt::join(tags, ", "));
+    }
+    return t;
+  }
   std::string t = "| mode | B | b | r | trainable | median s/step | min | max | samples/s | ledger peak MiB | peak RSS MiB |\n"
                   "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
   for (const auto& r : report.at("results"))

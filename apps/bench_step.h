@@ -30,6 +30,9 @@ struct StepBenchOptions {
   double coef = 0.5;      // fusion coefficient of a fusion step (below 1, so its ZO passes run)
   std::string device = "cpu";
   bool quiet = false;     // no progress lines on stderr
+  // The exact memory plan instead of a measurement (tensor/planning.h): the same steps with no arithmetic and no
+  // real memory; the ledger's peaks per phase and tag are those of a real run, times and RSS are not measured.
+  bool plan = false;
 };
 
 // Runs every (mode, batch) configuration; a batch smaller than bp_batch is skipped for the modes that use it.

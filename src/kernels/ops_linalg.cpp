@@ -150,7 +150,7 @@ void matmul_out(const Tensor& out, const Tensor& a, const Tensor& b, bool trans_
             trans_b ? " (transposed)" : "");
   check_no_overlap("matmul", out, {&a, &b});
   out.storage()->bump_version();
-  AGF_CPU_ONLY(a.device(), "matmul",
+  AGF_CPU_ONLY_WITH_WORKSPACE(a.device(), "matmul",
                matmul(out, expand_batch(a, d.batch), expand_batch(b, d.batch), trans_a, trans_b, alpha, beta));
 }
 
@@ -173,7 +173,7 @@ void conv1d_out(const Tensor& out, const Tensor& x, const Tensor& w, const Tenso
             out.describe(), shape_str(expect), x.describe(), w.describe(), args.stride, args.padding);
   check_no_overlap("conv1d", out, {&x, &w, &bias});
   out.storage()->bump_version();
-  AGF_CPU_ONLY(x.device(), "conv1d", conv1d(out, x, w, bias, args));
+  AGF_CPU_ONLY_WITH_WORKSPACE(x.device(), "conv1d", conv1d(out, x, w, bias, args));
 }
 
 Tensor conv1d(const Tensor& x, const Tensor& w, const Tensor& bias, Conv1dArgs args) {
@@ -196,7 +196,7 @@ Tensor conv1d_backward_input(const Tensor& grad_y, const Tensor& w, int64_t t_in
             "{}: grad_y is {} but (B, {}, {}) is expected for w {} and input length {} (stride {}, padding {})", what,
             grad_y.describe(), w.size(0), t_out, w.describe(), t_in, args.stride, args.padding);
   Tensor grad_x = empty({grad_y.size(0), w.size(1), t_in}, grad_y.dtype(), grad_y.device());
-  AGF_CPU_ONLY(grad_y.device(), what, conv1d_backward_input(grad_x, grad_y, w, args));
+  AGF_CPU_ONLY_WITH_WORKSPACE(grad_y.device(), what, conv1d_backward_input(grad_x, grad_y, w, args));
   return grad_x;
 }
 
@@ -215,7 +215,7 @@ Tensor conv1d_backward_weight(const Tensor& grad_y, const Tensor& x, int64_t k, 
             "{}: grad_y is {} but (B = {}, Cout, {}) is expected for x {}, kernel size {} (stride {}, padding {})",
             what, grad_y.describe(), x.size(0), t_out, x.describe(), k, args.stride, args.padding);
   Tensor grad_w = empty({grad_y.size(1), x.size(1), k}, x.dtype(), x.device());
-  AGF_CPU_ONLY(x.device(), what, conv1d_backward_weight(grad_w, grad_y, x, args));
+  AGF_CPU_ONLY_WITH_WORKSPACE(x.device(), what, conv1d_backward_weight(grad_w, grad_y, x, args));
   return grad_w;
 }
 

@@ -130,7 +130,7 @@ NormGrads layer_norm_backward(const Tensor& grad_y, const Tensor& x, const Tenso
     g.grad_gamma = empty({D}, x.dtype(), x.device());
     g.grad_beta = empty({D}, x.dtype(), x.device());
   }
-  AGF_CPU_ONLY(x.device(), what, layer_norm_backward(g, grad_y, x, gamma, mean, rstd));
+  AGF_CPU_ONLY_WITH_WORKSPACE(x.device(), what, layer_norm_backward(g, grad_y, x, gamma, mean, rstd));
   return g;
 }
 

@@ -4,12 +4,24 @@
 #include <malloc.h>
 #endif
 
+#include <sys/mman.h>
+
 #include <cstdlib>
 #include <cstring>
 
 #include "tensor/ledger.h"
+#include "tensor/planning.h"
 
 namespace agf {
+
+namespace detail {
+std::atomic<bool> g_planning{false};
+}
+
+PlanScope::PlanScope() {
+  AGF_CHECK(!detail::g_planning.exchange(true), "a plan is already running (one PlanScope at a time)");
+}
+PlanScope::~PlanScope() { detail::g_planning.store(false); }
 
 void keep_freed_host_memory_mapped() {
 #if defined(__GLIBC__)
@@ -22,7 +34,16 @@ void keep_freed_host_memory_mapped() {
 void* CpuAllocator::allocate(size_t bytes) {
   if (bytes == 0) return nullptr;
   const size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
-  void* p = std::aligned_alloc(kAlignment, rounded);
+  void* p = nullptr;
+  if (planning()) {
+    // Address space only: pages never written stay unbacked (and read as zeros).
+    p = mmap(nullptr, rounded, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    AGF_CHECK(p != MAP_FAILED, "planning: no address space left for {} bytes", bytes);
+    std::lock_guard lk(mu_);
+    planned_.insert(p);
+  } else {
+    p = std::aligned_alloc(kAlignment, rounded);
+  }
   AGF_CHECK(p != nullptr, "host out of memory allocating {} bytes (ledger: {} bytes live)", bytes,
             ledger(Device::cpu()).live_total());
   std::lock_guard lk(mu_);
@@ -33,9 +54,12 @@ void* CpuAllocator::allocate(size_t bytes) {
 
 void CpuAllocator::deallocate(void* p, size_t bytes) {
   if (p == nullptr) return;
-  std::free(p);
   const size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
   std::lock_guard lk(mu_);
+  if (planned_.erase(p) != 0)
+    munmap(p, rounded);
+  else
+    std::free(p);
   reserved_ -= static_cast<int64_t>(rounded);
   ledger(Device::cpu()).set_reserved(reserved_);
 }

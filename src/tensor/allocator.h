@@ -5,6 +5,7 @@
 #include <map>
 #include <mutex>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "tensor/device.h"
 
@@ -44,6 +45,7 @@ class CpuAllocator final : public Allocator {
  private:
   mutable std::mutex mu_;
   int64_t reserved_ = 0;
+  std::unordered_set<void*> planned_;  // blocks handed out while planning (tensor/planning.h): mappings, no memory
 };
 
 // A caching block allocator over a raw allocator (cudaMalloc on a GPU; malloc in the host tests of its logic).

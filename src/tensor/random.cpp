@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "tensor/philox.h"
+#include "tensor/planning.h"
 
 namespace agf {
 
@@ -43,6 +44,7 @@ namespace {
 template <bool kNormal>
 void fill_random(Tensor& t, uint64_t seed, uint64_t offset, double a, double b) {
   AGF_CHECK(is_floating(t.dtype()), "random fill of {}: a floating dtype is needed", t.describe());
+  if (planning()) return;
   Tensor host = t.device().is_cpu() && t.is_contiguous() ? t : empty(t.shape(), t.dtype(), Device::cpu());
   host.storage()->bump_version();
   dispatch_float(host.dtype(), "random fill", [&]<typename scalar_t>() {

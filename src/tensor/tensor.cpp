@@ -5,6 +5,7 @@
 #include <numeric>
 #include <optional>
 
+#include "tensor/planning.h"
 #include "tensor/strided.h"
 
 namespace agf {
@@ -279,6 +280,7 @@ Tensor& Tensor::copy_(const Tensor& src_in) {
   Tensor src = src_in.shape() == shape() ? src_in : src_in.expand(shape());
   if (numel() == 0) return *this;
   storage()->bump_version();
+  if (planning()) return *this;
   if (src.device() == device()) {
     if (device().is_cpu())
       detail::cpu_strided_copy(*this, src);
@@ -301,6 +303,7 @@ Tensor& Tensor::copy_(const Tensor& src_in) {
 Tensor& Tensor::fill_(double value) {
   if (numel() == 0) return *this;
   storage()->bump_version();
+  if (planning()) return *this;
   if (device().is_cuda()) {
     detail::cuda_fill(*this, value);
     return *this;

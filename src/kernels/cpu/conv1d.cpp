@@ -8,6 +8,7 @@
 
 #include "kernels/cpu/cpu_ops.h"
 #include "kernels/cpu/gemm.h"
+#include "tensor/planning.h"
 
 namespace agf::cpu {
 
@@ -116,6 +117,7 @@ void conv1d(const Tensor& out, const Tensor& x, const Tensor& w, const Tensor& b
   const bool direct = is_pointwise(g) && lx.ok;
   const int64_t chunk = direct ? g.batch : chunk_size(g, x.element_size());
   const Tensor cols = direct ? Tensor() : column_workspace(g, chunk, x.dtype());
+  if (planning()) return;
   dispatch_float(x.dtype(), "conv1d", [&]<typename T>() {
     const auto* xp = static_cast<const T*>(x.raw_data());
     const auto* wp = static_cast<const T*>(wm.raw_data());
@@ -155,6 +157,7 @@ void conv1d_backward_input(const Tensor& grad_x, const Tensor& grad_y, const Ten
   const bool direct = is_pointwise(g);
   const int64_t chunk = direct ? g.batch : chunk_size(g, grad_x.element_size());
   const Tensor cols = direct ? Tensor() : column_workspace(g, chunk, grad_x.dtype());
+  if (planning()) return;
   dispatch_float(grad_x.dtype(), "conv1d backward input", [&]<typename T>() {
     const auto* wp = static_cast<const T*>(wm.raw_data());
     const auto* gyp = static_cast<const T*>(gy.raw_data());
@@ -182,6 +185,7 @@ void conv1d_backward_weight(const Tensor& grad_w, const Tensor& grad_y, const Te
   const bool direct = is_pointwise(g) && lx.ok;
   const int64_t chunk = direct ? g.batch : chunk_size(g, x.element_size());
   const Tensor cols = direct ? Tensor() : column_workspace(g, chunk, x.dtype());
+  if (planning()) return;
   dispatch_float(x.dtype(), "conv1d backward weight", [&]<typename T>() {
     const auto* xp = static_cast<const T*>(x.raw_data());
     const auto* gyp = static_cast<const T*>(gy.raw_data());

@@ -6,6 +6,7 @@
 #include "kernels/cpu/cpu_ops.h"
 #include "kernels/cpu/rows.h"
 #include "tensor/ledger.h"
+#include "tensor/planning.h"
 
 namespace agf::cpu {
 
@@ -169,6 +170,15 @@ void layer_norm_backward(const ops::NormGrads& out, const Tensor& grad_y, const 
   const int64_t rows = D > 0 ? x.numel() / D : 0;
   const RowWalker xr(x), gyr(grad_y), gxr(out.grad_x), mr(mean, false), rr(rstd, false);
   const int64_t sx = x.stride(-1), sgy = grad_y.stride(-1), sgx = out.grad_x.stride(-1), sg = stride0(gamma);
+  // grad_gamma / grad_beta sum over rows in fixed chunks: their partial sums are the workspace.
+  const int64_t chunk = rows_per_chunk(D);
+  const int64_t nchunks = (rows + chunk - 1) / chunk;
+  Tensor partial;
+  if (gamma.defined()) {
+    MemScope scope(MemTag::workspace);
+    partial = zeros({std::max<int64_t>(nchunks, 1), 2, D}, DType::f64, Device::cpu());
+  }
+  if (planning()) return;
   dispatch_float(x.dtype(), "layer_norm backward", [&]<typename T>() {
     const T *xp = cptr<T>(x), *gyp = cptr<T>(grad_y), *g = cptr<T>(gamma), *mp = cptr<T>(mean),
             *rp = cptr<T>(rstd);
@@ -197,13 +207,6 @@ void layer_norm_backward(const ops::NormGrads& out, const Tensor& grad_y, const 
 
     // grad_gamma / grad_beta sum over rows: fixed chunks of rows in parallel, then merged in chunk order, so the
     // result is the same for any thread count (the runs are bit-reproducible).
-    const int64_t chunk = rows_per_chunk(D);
-    const int64_t nchunks = (rows + chunk - 1) / chunk;
-    Tensor partial;
-    {
-      MemScope scope(MemTag::workspace);
-      partial = zeros({std::max<int64_t>(nchunks, 1), 2, D}, DType::f64, Device::cpu());
-    }
     double* pp = partial.data<double>();
 #pragma omp parallel for schedule(static) if (nchunks > 1 && worth_threads(x.numel()))
     for (int64_t k = 0; k < nchunks; ++k) {
