@@ -40,25 +40,36 @@ std::optional<T> parse_decimal(const std::string& s) {
 
 }  // namespace
 
-void choose_blas_core(char** argv) {
-  if (std::getenv(kBlasCoreChosenEnv) != nullptr) return;  // this process is the one started again
-  const char* current = openblas_get_corename();
-  if (current == nullptr) return;
+namespace {
+
+// The core OpenBLAS should run, or "" to keep its own pick.
+std::string blas_core_wanted(const char* current) {
   const char* setting = std::getenv("AGF_BLAS_CORE");
-  std::string wanted;
   if (setting != nullptr && *setting != '\0' && std::string(setting) != "auto") {
-    if (std::string(setting) == "openblas") return;
-    wanted = setting;  // a core named by the user (a comparison, a test of this path)
-    if (ops::same_blas_core(wanted, current)) return;
-  } else {
-    if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return;  // the user's choice; the start-up line names it
-    wanted = ops::widest_blas_core();
-    if (wanted.empty() || ops::blas_core_width(current) >= ops::blas_core_width(wanted)) return;
+    if (std::string(setting) == "openblas" || ops::same_blas_core(setting, current)) return "";
+    return setting;  // a core named by the user (a comparison, a test of this path)
   }
-  // OpenBLAS reads OPENBLAS_CORETYPE once, when it is loaded: the process starts again with it set.
-  if (setenv("OPENBLAS_CORETYPE", wanted.c_str(), 1) != 0 || setenv(kBlasCoreChosenEnv, current, 1) != 0) return;
+  if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return "";  // the user's choice; the start-up line names it
+  std::string wanted = ops::widest_blas_core();
+  if (wanted.empty() || ops::blas_core_width(current) >= ops::blas_core_width(wanted)) return "";
+  return wanted;
+}
+
+}  // namespace
+
+void set_up_cpu_runtime(char** argv) {
+  if (std::getenv(kRuntimeSetEnv) != nullptr) return;  // this process is the one started again
+  bool again = false;
+  const char* current = openblas_get_corename();
+  if (const std::string core = current != nullptr ? blas_core_wanted(current) : ""; !core.empty()) {
+    again = setenv("OPENBLAS_CORETYPE", core.c_str(), 1) == 0 && setenv(kBlasCoreChosenEnv, current, 1) == 0;
+  }
+  if (std::getenv("OMP_WAIT_POLICY") == nullptr) again = setenv("OMP_WAIT_POLICY", "passive", 1) == 0 || again;
+  if (!again) return;
+  // OpenBLAS and libgomp read these once, when they are loaded: the process starts again with them set.
+  if (setenv(kRuntimeSetEnv, "1", 1) != 0) return;
   execv("/proc/self/exe", argv);
-  // exec failed (no /proc, say): go on with OpenBLAS's choice, which the start-up line names.
+  // exec failed (no /proc, say): go on as loaded; the start-up line names the core that runs.
   unsetenv(kBlasCoreChosenEnv);
 }
 
@@ -75,7 +86,7 @@ void as_usage_error(const std::function<void()>& check) {
 void configure(CLI::App& cli) { cli.option_defaults()->always_capture_default(); }
 
 int run_app(CLI::App& cli, int argc, char** argv, const std::function<void()>& body) {
-  choose_blas_core(argv);
+  set_up_cpu_runtime(argv);
   io::install_interrupt_handlers();
   const std::string name = cli.get_name().empty() ? std::string(argv[0]) : cli.get_name();
   try {

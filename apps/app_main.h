@@ -44,16 +44,20 @@ void as_usage_error(const std::function<void()>& check);
 // included (they inherit the option defaults of the app they are added to).
 void configure(CLI::App& cli);
 
-// OpenBLAS 0.3.21 (Debian 12) picks its kernels by CPU model number and falls back to older ones on a CPU it does not
-// know: SSE3 "Prescott" on a Sapphire Rapids Xeon, AVX2 "Haswell" on an AVX-512 Zen 5 (sgemm 114 GFLOP/s there
-// against 212 with its AVX-512 "SkylakeX" kernels, measured on 2 cores). When the CPU's features allow a wider core
-// than OpenBLAS chose, this sets OPENBLAS_CORETYPE and starts the process again (execv of /proc/self/exe, same
-// arguments): OpenBLAS reads that variable only when it is loaded. AGF_BLAS_CORE overrides: `openblas` keeps
-// OpenBLAS's own pick, a core name (Haswell, SkylakeX, ...) runs that core; unset or `auto`, an OPENBLAS_CORETYPE
-// already set is the user's choice and is kept. The start-up line (ops::cpu_backend_summary) says which core runs
-// and who chose it. run_app calls it first.
+// The CPU runtime every app runs with, set before its libraries can read it:
+// - OpenBLAS 0.3.21 (Debian 12) picks its kernels by CPU model number and falls back to older ones on a CPU it does
+//   not know (SSE3 "Prescott" on a Sapphire Rapids Xeon). When the CPU's features allow a wider core than OpenBLAS
+//   chose, OPENBLAS_CORETYPE is set to it. AGF_BLAS_CORE overrides: `openblas` keeps OpenBLAS's own pick, a core
+//   name (Haswell, SkylakeX, ...) runs that core; unset or `auto`, an OPENBLAS_CORETYPE already set is the user's
+//   choice and is kept (the start-up line then flags a core narrower than the CPU allows as a slow path).
+// - OMP_WAIT_POLICY=passive unless set: OpenMP threads that spin after a parallel region take the cores from the
+//   OpenBLAS call that follows (27% of a medium forward's samples sat in libgomp's spin loop, measured with perf).
+// OpenBLAS and libgomp read these variables only when they are loaded, so when one changes the process starts again
+// (execv of /proc/self/exe, same arguments, once). The start-up line (ops::cpu_backend_summary) says what runs and
+// who chose it. run_app calls this first.
 inline constexpr const char* kBlasCoreChosenEnv = "AGF_BLAS_CORE_OPENBLAS_PICK";
-void choose_blas_core(char** argv);
+inline constexpr const char* kRuntimeSetEnv = "AGF_CPU_RUNTIME_SET";
+void set_up_cpu_runtime(char** argv);
 
 // Installs the interrupt handlers, parses argv into `cli` and runs `body`, mapping every outcome to the exit status
 // above. --help prints the help and returns 0. The app's name is cli.get_name().

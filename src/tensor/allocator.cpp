@@ -31,23 +31,64 @@ void keep_freed_host_memory_mapped() {
 #endif
 }
 
+namespace {
+constexpr size_t kMapGranule = size_t(64) << 10;  // mapped blocks come in multiples of 64 KiB
+size_t map_size(size_t bytes) { return (bytes + kMapGranule - 1) / kMapGranule * kMapGranule; }
+}  // namespace
+
 void* CpuAllocator::allocate(size_t bytes) {
   if (bytes == 0) return nullptr;
   const size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
-  void* p = nullptr;
   if (planning()) {
     // Address space only: pages never written stay unbacked (and read as zeros).
-    p = mmap(nullptr, rounded, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void* p = mmap(nullptr, rounded, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     AGF_CHECK(p != MAP_FAILED, "planning: no address space left for {} bytes", bytes);
     std::lock_guard lk(mu_);
     planned_.insert(p);
-  } else {
-    p = std::aligned_alloc(kAlignment, rounded);
+    reserved_ += static_cast<int64_t>(rounded);
+    ledger(Device::cpu()).set_reserved(reserved_);
+    return p;
   }
-  AGF_CHECK(p != nullptr, "host out of memory allocating {} bytes (ledger: {} bytes live)", bytes,
-            ledger(Device::cpu()).live_total());
+  if (bytes < kLargeBlock) {
+    void* p = std::aligned_alloc(kAlignment, rounded);
+    AGF_CHECK(p != nullptr, "host out of memory allocating {} bytes (ledger: {} bytes live)", bytes,
+              ledger(Device::cpu()).live_total());
+    std::lock_guard lk(mu_);
+    reserved_ += static_cast<int64_t>(rounded);
+    ledger(Device::cpu()).set_reserved(reserved_);
+    return p;
+  }
+  const size_t size = map_size(bytes);
   std::lock_guard lk(mu_);
-  reserved_ += static_cast<int64_t>(rounded);
+  // A cached block of the same size or at most 1/8 larger: a training loop asks for the same sizes every step.
+  if (auto it = cache_.lower_bound(size); it != cache_.end() && it->first <= size + size / 8) {
+    void* p = it->second;
+    mapped_live_[p] = it->first;
+    cached_ -= static_cast<int64_t>(it->first);
+    cache_.erase(it);
+    return p;
+  }
+  // A new mapping. First the cache gives back what would make the mapped total more than 10% above what is live,
+  // largest blocks first: what the OS sees stays within 10% of what tensors hold.
+  const auto live_mapped = [&] { return reserved_large_ - cached_; };
+  while (!cache_.empty() && 10 * cached_ > live_mapped() + static_cast<int64_t>(size)) {
+    auto last = std::prev(cache_.end());
+    munmap(last->second, last->first);
+    cached_ -= static_cast<int64_t>(last->first);
+    reserved_large_ -= static_cast<int64_t>(last->first);
+    reserved_ -= static_cast<int64_t>(last->first);
+    cache_.erase(last);
+  }
+  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED && !cache_.empty()) {
+    release_cache_locked();
+    p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  }
+  AGF_CHECK(p != MAP_FAILED, "host out of memory allocating {} bytes (ledger: {} bytes live)", bytes,
+            ledger(Device::cpu()).live_total());
+  mapped_live_[p] = size;
+  reserved_large_ += static_cast<int64_t>(size);
+  reserved_ += static_cast<int64_t>(size);
   ledger(Device::cpu()).set_reserved(reserved_);
   return p;
 }
@@ -56,17 +97,43 @@ void CpuAllocator::deallocate(void* p, size_t bytes) {
   if (p == nullptr) return;
   const size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
   std::lock_guard lk(mu_);
-  if (planned_.erase(p) != 0)
+  if (planned_.erase(p) != 0) {
     munmap(p, rounded);
-  else
+    reserved_ -= static_cast<int64_t>(rounded);
+  } else if (auto it = mapped_live_.find(p); it != mapped_live_.end()) {
+    cache_.emplace(it->second, p);  // kept mapped (and resident) for the next request of its size
+    cached_ += static_cast<int64_t>(it->second);
+    mapped_live_.erase(it);
+    return;
+  } else {
     std::free(p);
-  reserved_ -= static_cast<int64_t>(rounded);
+    reserved_ -= static_cast<int64_t>(rounded);
+  }
   ledger(Device::cpu()).set_reserved(reserved_);
+}
+
+void CpuAllocator::release_cache_locked() {
+  for (auto& [size, p] : cache_) munmap(p, size);
+  reserved_large_ -= cached_;
+  reserved_ -= cached_;
+  cached_ = 0;
+  cache_.clear();
+  ledger(Device::cpu()).set_reserved(reserved_);
+}
+
+void CpuAllocator::empty_cache() {
+  std::lock_guard lk(mu_);
+  release_cache_locked();
 }
 
 int64_t CpuAllocator::reserved_bytes() const {
   std::lock_guard lk(mu_);
   return reserved_;
+}
+
+int64_t CpuAllocator::cached_bytes() const {
+  std::lock_guard lk(mu_);
+  return cached_;
 }
 
 CachingAllocator::CachingAllocator(Device dev, RawAlloc raw_alloc, RawFree raw_free)

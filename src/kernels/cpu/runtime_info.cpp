@@ -42,7 +42,7 @@ std::string widest_blas_core() {
 std::string cpu_backend_summary() {
   const char* config = openblas_get_config();
   const char* core = openblas_get_corename();
-  // Set by the apps when they chose a wider core than OpenBLAS's own pick (apps/app_main.h, choose_blas_core).
+  // Set by the apps when they chose a wider core than OpenBLAS's own pick (apps/app_main.h, set_up_cpu_runtime).
   const char* pick = std::getenv("AGF_BLAS_CORE_OPENBLAS_PICK");
   const char* user = std::getenv("OPENBLAS_CORETYPE");
   std::string chosen = pick != nullptr  ? fmt::format(", chosen by the engine; OpenBLAS picked {}", pick)
@@ -53,8 +53,10 @@ std::string cpu_backend_summary() {
   if (core != nullptr && blas_core_width(core) < blas_core_width(widest))
     warning = fmt::format("; SLOW PATH: this CPU runs the wider {} kernels (unset OPENBLAS_CORETYPE and "
                           "AGF_BLAS_CORE to let the engine choose)", widest);
-  return fmt::format("CPU kernels: {} OpenMP threads; BLAS {} (core {}{}, {} threads){}", omp_get_max_threads(),
-                     config ? config : "?", core ? core : "?", chosen, openblas_get_num_threads(), warning);
+  const char* wait = std::getenv("OMP_WAIT_POLICY");
+  return fmt::format("CPU kernels: {} OpenMP threads (wait policy {}); BLAS {} (core {}{}, {} threads){}",
+                     omp_get_max_threads(), wait != nullptr ? wait : "default: active, spinning", config ? config : "?",
+                     core ? core : "?", chosen, openblas_get_num_threads(), warning);
 }
 
 }  // namespace agf::ops
