@@ -146,7 +146,7 @@ int main(int argc, char** argv) {
                 "(tensor/planning.h; times are then meaningless and left out)");
 
   bench::StepBenchOptions so;
-  std::string json_out;
+  std::string json_out, plot_out;
   auto* step = app.add_subcommand("step", "time and memory of training steps (or inference) per mode and batch");
   step->add_option("--preset", so.preset, "EcgNet preset")->check(preset);
   step->add_option("--mode", so.modes, "modes, comma-separated: inference (forward, no graph), bp (backprop, every "
@@ -166,6 +166,7 @@ int main(int argc, char** argv) {
   step->add_option("--coef", so.coef, "fusion coefficient of a fusion step")->check(real_in(0, 1, false, true));
   step->add_option("--device", so.device, "cpu (the CUDA backend lacks EcgNet's kernels yet)");
   step->add_option("--json", json_out, "also write the full report (per phase and tag) to this JSON file");
+  step->add_option("--plot", plot_out, "also draw the ledger peak against the batch per mode into this PNG");
   step->add_flag("--quiet", so.quiet, "no line per configuration on stderr");
   step->add_flag("--plan", so.plan, "the exact ledger peaks without running the arithmetic or holding the memory "
                  "(seconds for any preset and batch); no times, no RSS");
@@ -177,6 +178,7 @@ int main(int argc, char** argv) {
       const nlohmann::json report = bench::run_step_bench(so);
       fmt::print("{}", bench::step_bench_table(report));
       if (!json_out.empty()) io::write_file_atomically(json_out, report.dump(2) + "\n");
+      if (!plot_out.empty()) bench::step_bench_memory_chart(report, plot_out);
       return;
     }
     usage_check(mo.bp_batch <= mo.batch, "--bp-batch {} is larger than --batch {}", mo.bp_batch, mo.batch);

@@ -20,6 +20,7 @@
 #include "kernels/ops.h"
 #include "nn/ecgnet.h"
 #include "nn/optim.h"
+#include "plot/chart.h"
 #include "tensor/allocator.h"
 #include "tensor/error.h"
 #include "tensor/ledger.h"
@@ -161,6 +162,16 @@ nlohmann::json run_one(const StepBenchOptions& o, const std::string& mode, int64
   }
   rss_peak = proc_status_bytes("VmHWM");
   rss_process_peak = std::max(rss_process_peak, rss_peak);
+  // The memory contract of spec/fusion.md: a zo step peaks where an inference forward of the same network (its
+  // adapters and optimizer state resident) at the same batch does.
+  int64_t same_net_inference = 0;
+  if (mode == "zo") {
+    NoGradGuard ng;
+    MemScope act(MemTag::activations);
+    L.reset_peak();
+    auto out = net.forward(x);
+    same_net_inference = L.peak_total();
+  }
   if (o.plan) {
     nlohmann::json r = {{"mode", mode},
                         {"batch", batch},
@@ -171,6 +182,7 @@ nlohmann::json run_one(const StepBenchOptions& o, const std::string& mode, int64
                         {"planned", true},
                         {"ledger_peak_bytes", ledger_peak},
                         {"ledger_peak_by_tag", tag_json(tags)}};
+    if (mode == "zo") r["inference_same_network_peak_bytes"] = same_net_inference;
     nlohmann::json ph = nlohmann::json::object();
     for (const auto& [name, p] : phases) ph[name] = {{"peak_bytes", p.peak}};
     r["phases"] = ph;
@@ -195,7 +207,8 @@ nlohmann::json run_one(const StepBenchOptions& o, const std::string& mode, int64
   // The kernel's peak counts only the timed steps when clear_refs could be written; otherwise it is the process's.
   r["rss_peak_bytes"] = rss_peak;
   r["rss_peak_scope"] = rss_reset ? "timed steps" : "process lifetime";
-  r["rss_peak_process_bytes"] = rss_process_peak;  // warm-up and set-up included (what /usr/bin/time reports)
+  r["rss_peak_process_bytes"] = rss_process_peak;
+  if (mode == "zo") r["inference_same_network_peak_bytes"] = same_net_inference;  // warm-up and set-up included (what /usr/bin/time reports)
   nlohmann::json ph = nlohmann::json::object();
   for (const auto& [name, p] : phases) ph[name] = {{"median_s", median(p.seconds)}, {"peak_bytes", p.peak}};
   r["phases"] = ph;
@@ -261,6 +274,30 @@ std::string step_bench_table(const nlohmann::json& report) {
                      r["min_s"].get<double>(), r["max_s"].get<double>(), r["samples_per_s"].get<double>(),
                      r["ledger_peak_bytes"].get<int64_t>() / kMiB, r["rss_peak_bytes"].get<int64_t>() / kMiB);
   return t;
+}
+
+void step_bench_memory_chart(const nlohmann::json& report, const std::string& path) {
+  const nlohmann::json& opt = report.at("options");
+  plot::LineChart chart;
+  chart.title = fmt::format("{}: ledger peak per step, {}", opt.at("preset").get<std::string>(),
+                            opt.value("plan", false) ? "planned (exact)" : "measured");
+  chart.x_label = "batch B";
+  chart.y_label = "peak MiB";
+  chart.log_x = chart.log_y = true;
+  std::map<std::string, size_t> index;
+  for (const auto& r : report.at("results")) {
+    std::string name = r["mode"].get<std::string>();
+    if (name == "fusion" || name == "fo_micro") name += fmt::format(" (b={})", r["bp_batch"].get<int64_t>());
+    if (r["rank"].get<int64_t>() > 0) name += fmt::format(" r={}", r["rank"].get<int64_t>());
+    if (!index.contains(name)) {
+      index[name] = chart.series.size();
+      chart.series.push_back({name, {}, {}});
+    }
+    plot::Series& s = chart.series[index[name]];
+    s.x.push_back(static_cast<double>(r["batch"].get<int64_t>()));
+    s.y.push_back(static_cast<double>(r["ledger_peak_bytes"].get<int64_t>()) / kMiB);
+  }
+  plot::write_png(chart, path);
 }
 
 }  // namespace agf::bench

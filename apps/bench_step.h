@@ -42,4 +42,7 @@ nlohmann::json run_step_bench(const StepBenchOptions& o);
 // The results as a Markdown table (one row per configuration).
 std::string step_bench_table(const nlohmann::json& report);
 
+// A PNG of the ledger's peak (MiB, log axis) against the batch (log axis), one line per mode.
+void step_bench_memory_chart(const nlohmann::json& report, const std::string& path);
+
 }  // namespace agf::bench

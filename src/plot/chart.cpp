@@ -74,12 +74,13 @@ void write_png(const LineChart& chart, const std::filesystem::path& path, int wi
     AGF_CHECK(se.x.size() == se.y.size(), "line chart '{}': series '{}' has {} x and {} y values", chart.title,
               se.name, se.x.size(), se.y.size());
     for (size_t i = 0; i < se.x.size(); ++i) {
-      double y = se.y[i];
-      if (!std::isfinite(se.x[i]) || !std::isfinite(y) || (chart.log_y && y <= 0)) continue;
+      double x = se.x[i], y = se.y[i];
+      if (!std::isfinite(x) || !std::isfinite(y) || (chart.log_y && y <= 0) || (chart.log_x && x <= 0)) continue;
       if (chart.log_y) y = std::log10(y);
-      xs[s].push_back(se.x[i]);
+      if (chart.log_x) x = std::log10(x);
+      xs[s].push_back(x);
       ys[s].push_back(y);
-      x0 = std::min(x0, se.x[i]), x1 = std::max(x1, se.x[i]), y0 = std::min(y0, y), y1 = std::max(y1, y);
+      x0 = std::min(x0, x), x1 = std::max(x1, x), y0 = std::min(y0, y), y1 = std::max(y1, y);
     }
   }
   AGF_CHECK(std::isfinite(x0), "line chart '{}': no finite point to draw", chart.title);
@@ -92,7 +93,8 @@ void write_png(const LineChart& chart, const std::filesystem::path& path, int wi
     PngStream stream(out.temp_path(), width, height);
     set_palette();
     plcol0(1);
-    plenv(x0, x1, y0 - pad, y1 + pad, 0, chart.log_y ? 20 : 2);  // 2: a grid; 20: log y with a grid
+    // 2: a grid; 20: log y; 12 / 32: log x / both, with a grid
+    plenv(x0, x1, y0 - pad, y1 + pad, 0, chart.log_x ? (chart.log_y ? 32 : 12) : (chart.log_y ? 20 : 2));
     pllab(chart.x_label.c_str(), chart.y_label.c_str(), chart.title.c_str());
     std::vector<PLINT> colours, line_styles, opts;
     std::vector<PLFLT> widths;

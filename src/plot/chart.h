@@ -17,6 +17,7 @@ struct LineChart {
   std::string title, x_label, y_label;
   std::vector<Series> series;  // up to 8, each its own colour, with a legend when there are several
   bool log_y = false;          // y on a log10 axis (values <= 0 are left out)
+  bool log_x = false;          // x on a log10 axis (values <= 0 are left out): batch sweeps 8, 16, ..., 256
 };
 
 struct BarChart {

@@ -1,19 +1,41 @@
+#include <utility>
+
 #include "kernels/cpu/cpu_ops.h"
 #include "tensor/strided.h"
 
 namespace agf::cpu {
+
+namespace {
+
+// Calls f.template operator()<kOp>() with the run-time op as a compile-time constant, so the per-element switch of
+// element_math.h folds away and the contiguous loops below vectorise (the same math, so the same results bit for
+// bit; outputs may alias inputs element for element, which the compiler's runtime alias check allows for).
+template <typename Op, int N, typename F>
+void with_op(Op op, F&& f) {
+  [&]<int... I>(std::integer_sequence<int, I...>) {
+    (void)((static_cast<int>(op) == I ? (f.template operator()<static_cast<Op>(I)>(), true) : false) || ...);
+  }(std::make_integer_sequence<int, N>{});
+}
+
+}  // namespace
 
 void unary(const Tensor& out, UnaryOp op, const Tensor& x, double p) {
   dispatch_float(x.dtype(), unary_op_name(op), [&]<typename scalar_t>() {
     auto* o = static_cast<scalar_t*>(out.raw_data());
     const auto* xi = static_cast<const scalar_t*>(x.raw_data());
     const auto param = static_cast<scalar_t>(p);
-    StridedPlan<2>(out.shape(), {out.strides().data(), x.strides().data()})
-        .run([&](const std::array<int64_t, 2>& off, int64_t n, const std::array<int64_t, 2>& st) {
-          scalar_t* op_ = o + off[0];
-          const scalar_t* xp = xi + off[1];
-          for (int64_t i = 0; i < n; ++i) op_[i * st[0]] = math::unary(op, xp[i * st[1]], param);
-        });
+    with_op<UnaryOp, kNumUnaryOps>(op, [&]<UnaryOp kOp>() {
+      StridedPlan<2>(out.shape(), {out.strides().data(), x.strides().data()})
+          .run([&](const std::array<int64_t, 2>& off, int64_t n, const std::array<int64_t, 2>& st) {
+            scalar_t* oo = o + off[0];
+            const scalar_t* xp = xi + off[1];
+            if (st[0] == 1 && st[1] == 1) {
+              for (int64_t i = 0; i < n; ++i) oo[i] = math::unary(kOp, xp[i], param);
+            } else {
+              for (int64_t i = 0; i < n; ++i) oo[i * st[0]] = math::unary(kOp, xp[i * st[1]], param);
+            }
+          });
+    });
   });
 }
 
@@ -25,13 +47,20 @@ void unary_backward(const Tensor& grad_x, UnaryOp op, const Tensor& grad_y, cons
     const auto* xi = static_cast<const scalar_t*>(x.raw_data());
     const auto* yi = static_cast<const scalar_t*>(y.raw_data());
     const auto param = static_cast<scalar_t>(p);
-    StridedPlan<4>(grad_x.shape(),
-                   {grad_x.strides().data(), grad_y.strides().data(), x.strides().data(), y.strides().data()})
-        .run([&](const std::array<int64_t, 4>& off, int64_t n, const std::array<int64_t, 4>& st) {
-          for (int64_t i = 0; i < n; ++i)
-            gx[off[0] + i * st[0]] =
-                math::unary_grad(op, gy[off[1] + i * st[1]], xi[off[2] + i * st[2]], yi[off[3] + i * st[3]], param);
-        });
+    with_op<UnaryOp, kNumUnaryOps>(op, [&]<UnaryOp kOp>() {
+      StridedPlan<4>(grad_x.shape(),
+                     {grad_x.strides().data(), grad_y.strides().data(), x.strides().data(), y.strides().data()})
+          .run([&](const std::array<int64_t, 4>& off, int64_t n, const std::array<int64_t, 4>& st) {
+            scalar_t* g = gx + off[0];
+            const scalar_t *gg = gy + off[1], *xx = xi + off[2], *yy = yi + off[3];
+            if (st[0] == 1 && st[1] == 1 && st[2] == 1 && st[3] == 1) {
+              for (int64_t i = 0; i < n; ++i) g[i] = math::unary_grad(kOp, gg[i], xx[i], yy[i], param);
+            } else {
+              for (int64_t i = 0; i < n; ++i)
+                g[i * st[0]] = math::unary_grad(kOp, gg[i * st[1]], xx[i * st[2]], yy[i * st[3]], param);
+            }
+          });
+    });
   });
 }
 
@@ -40,17 +69,22 @@ void binary(const Tensor& out, BinaryOp op, const Tensor& a, const Tensor& b) {
     auto* o = static_cast<scalar_t*>(out.raw_data());
     const auto* ap = static_cast<const scalar_t*>(a.raw_data());
     const auto* bp = static_cast<const scalar_t*>(b.raw_data());
-    StridedPlan<3>(out.shape(), {out.strides().data(), a.strides().data(), b.strides().data()})
-        .run([&](const std::array<int64_t, 3>& off, int64_t n, const std::array<int64_t, 3>& st) {
-          scalar_t* oo = o + off[0];
-          const scalar_t* aa = ap + off[1];
-          const scalar_t* bb = bp + off[2];
-          if (st[0] == 1 && st[1] == 1 && st[2] == 1) {
-            for (int64_t i = 0; i < n; ++i) oo[i] = math::binary(op, aa[i], bb[i]);
-          } else {
-            for (int64_t i = 0; i < n; ++i) oo[i * st[0]] = math::binary(op, aa[i * st[1]], bb[i * st[2]]);
-          }
-        });
+    with_op<BinaryOp, kNumBinaryOps>(op, [&]<BinaryOp kOp>() {
+      StridedPlan<3>(out.shape(), {out.strides().data(), a.strides().data(), b.strides().data()})
+          .run([&](const std::array<int64_t, 3>& off, int64_t n, const std::array<int64_t, 3>& st) {
+            scalar_t* oo = o + off[0];
+            const scalar_t* aa = ap + off[1];
+            const scalar_t* bb = bp + off[2];
+            if (st[0] == 1 && st[1] == 1 && st[2] == 1) {
+              for (int64_t i = 0; i < n; ++i) oo[i] = math::binary(kOp, aa[i], bb[i]);
+            } else if (st[0] == 1 && st[1] == 1 && st[2] == 0) {  // a row plus a broadcast value (bias, scale)
+              const scalar_t bv = bb[0];
+              for (int64_t i = 0; i < n; ++i) oo[i] = math::binary(kOp, aa[i], bv);
+            } else {
+              for (int64_t i = 0; i < n; ++i) oo[i * st[0]] = math::binary(kOp, aa[i * st[1]], bb[i * st[2]]);
+            }
+          });
+    });
   });
 }
 
@@ -61,7 +95,13 @@ void axpy(const Tensor& y, double alpha, const Tensor& x) {
     const auto a = static_cast<scalar_t>(alpha);
     StridedPlan<2>(y.shape(), {y.strides().data(), x.strides().data()})
         .run([&](const std::array<int64_t, 2>& off, int64_t n, const std::array<int64_t, 2>& st) {
-          for (int64_t i = 0; i < n; ++i) yp[off[0] + i * st[0]] += a * xp[off[1] + i * st[1]];
+          scalar_t* yy = yp + off[0];
+          const scalar_t* xx = xp + off[1];
+          if (st[0] == 1 && st[1] == 1) {
+            for (int64_t i = 0; i < n; ++i) yy[i] += a * xx[i];
+          } else {
+            for (int64_t i = 0; i < n; ++i) yy[i * st[0]] += a * xx[i * st[1]];
+          }
         });
   });
 }
