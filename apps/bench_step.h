@@ -36,7 +36,9 @@ struct StepBenchOptions {
 };
 
 // Runs every (mode, batch) configuration; a batch smaller than bp_batch is skipped for the modes that use it.
-// Returns {"machine": ..., "options": ..., "results": [one object per configuration]}.
+// Returns {"machine": ..., "options": ..., "results": [one object per configuration]}; machine holds the kernels
+// line and runtime_baseline_rss_bytes, the resident set with the runtime warmed up (a first 2048^3 GEMM) and no
+// tensor held, from which RSS beyond the ledger is counted.
 nlohmann::json run_step_bench(const StepBenchOptions& o);
 
 // The results as a Markdown table (one row per configuration).

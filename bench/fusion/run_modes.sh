@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The four modes of AdaGrad-Fusion side by side on synthetic data, from nothing but this repository:
-#   bench/fusion/run_modes.sh [OUT]      (default build/bench-modes; about 25 minutes on 2 cores)
-# 1. two synthetic Challenge-format sets (seeds 101 and 202) prepared by agf-collect,
+#   bench/fusion/run_modes.sh [OUT]      (default build/bench-modes; about 20 minutes on 2 cores)
+# 1. two synthetic Challenge-format sets prepared by agf-collect: seed 101 with a mix that leaves out five findings
+#    (LBBB, RAD, PVC, LQRSV, TInv) for the teacher, seed 202 with every class for the fine-tuning,
 # 2. a small teacher (tinylight) pretrained with backprop on the first (configs/pretrain.json),
 # 3. the teacher fine-tuned on the second in each mode, same config and steps (configs/finetune.json),
 # 4. a Markdown table of the four (test macro AUROC, mAP, ledger peak, s/step, trainable parameters) and charts of
@@ -15,7 +16,8 @@ bin="$build/apps"
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 mkdir -p "$out"
 if [ ! -f "$out/prepared/finetune.h5" ]; then
-  "$bin/agf-synth" challenge --out "$out/raw_pretrain" --n 4000 --seed 101 --quiet
+  "$bin/agf-synth" challenge --out "$out/raw_pretrain" --n 4000 --seed 101 --quiet \
+    --mix NSR=0.4,SB=0.17,STach=0.15,AF=0.18,AFL=0.1,IAVB=0.14,RBBB=0.1,LAD=0.12,PAC=0.1
   "$bin/agf-synth" challenge --out "$out/raw_finetune" --n 3000 --seed 202 --quiet
   "$bin/agf-collect" -o "$out/prepared" --challenge "$out/raw_pretrain" --name pretrain --label-ratio 1.0 -q
   "$bin/agf-collect" -o "$out/prepared" --challenge "$out/raw_finetune" --name finetune --label-ratio 0.2 -q

@@ -44,7 +44,8 @@ for entry in "${list[@]}"; do
 import json, sys
 rep = json.load(open(sys.argv[1]))
 r = rep["results"][0]
-r.update(side="ours", preset=rep["options"]["preset"], threads=int(sys.argv[2]), kernels=rep["machine"]["kernels"])
+r.update(side="ours", preset=rep["options"]["preset"], threads=int(sys.argv[2]), kernels=rep["machine"]["kernels"],
+         runtime_baseline_rss_bytes=rep["machine"]["runtime_baseline_rss_bytes"])
 print(json.dumps(r))
 PY
     "$PYTHON" "$here/torch_step.py" --preset "$preset" --mode "$mode" --batch "$batch" --bp-batch "$bp" \

@@ -6,6 +6,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -60,18 +61,21 @@ void* CpuAllocator::allocate(size_t bytes) {
   }
   const size_t size = map_size(bytes);
   std::lock_guard lk(mu_);
-  // A cached block of the same size or at most 1/8 larger: a training loop asks for the same sizes every step.
-  if (auto it = cache_.lower_bound(size); it != cache_.end() && it->first <= size + size / 8) {
+  const auto live_mapped = [&] { return reserved_large_ - cached_; };
+  // A cached block of the same size or at most 1/16 larger: a training loop asks for the same sizes every step.
+  if (auto it = cache_.lower_bound(size); it != cache_.end() && it->first <= size + size / 16) {
     void* p = it->second;
     mapped_live_[p] = it->first;
     cached_ -= static_cast<int64_t>(it->first);
     cache_.erase(it);
+    peak_live_mapped_ = std::max(peak_live_mapped_, live_mapped());
     return p;
   }
-  // A new mapping. First the cache gives back what would make the mapped total more than 10% above what is live,
-  // largest blocks first: what the OS sees stays within 10% of what tensors hold.
-  const auto live_mapped = [&] { return reserved_large_ - cached_; };
-  while (!cache_.empty() && 10 * cached_ > live_mapped() + static_cast<int64_t>(size)) {
+  // A new mapping. First the cache gives back, largest blocks first, what would take the mapped total more than 10%
+  // above the most that was ever live in mapped blocks: what the OS sees stays within 10% of the ledger's peak, while
+  // the blocks of the phases of a step (a ZO pass at B, backprop at b) stay cached between steps.
+  peak_live_mapped_ = std::max(peak_live_mapped_, live_mapped() + static_cast<int64_t>(size));
+  while (!cache_.empty() && 10 * (reserved_large_ + static_cast<int64_t>(size)) > 11 * peak_live_mapped_) {
     auto last = std::prev(cache_.end());
     munmap(last->second, last->first);
     cached_ -= static_cast<int64_t>(last->first);
@@ -124,6 +128,7 @@ void CpuAllocator::release_cache_locked() {
 void CpuAllocator::empty_cache() {
   std::lock_guard lk(mu_);
   release_cache_locked();
+  peak_live_mapped_ = reserved_large_;  // the 110% bound counts afresh from what is live now
 }
 
 int64_t CpuAllocator::reserved_bytes() const {

@@ -34,11 +34,11 @@ void keep_freed_host_memory_mapped();
 
 // Host memory, 64-byte aligned (one cache line, and enough for AVX-512 loads). Blocks below kLargeBlock come from
 // malloc. Larger ones (activations, weights, workspaces) are anonymous mappings of their own, kept when freed and
-// handed to the next request of the same size (or at most 1/8 larger): a training loop's steady state makes no
-// system calls and takes no page faults, and the heap cannot fragment under them. The cache never holds more than
-// 10% of what is live in mapped blocks (it unmaps, largest first, before mapping anew), so the process's resident set
-// follows the ledger: peak RSS <= ledger peak + 10% + the runtime's own baseline (libraries, BLAS buffers, small
-// blocks). Under a PlanScope (tensor/planning.h) every block is an untouched NORESERVE mapping instead.
+// handed to the next request of the same size (or at most 1/16 larger): a training loop's steady state makes no
+// system calls and takes no page faults, and the heap cannot fragment under them. Before mapping anew the cache
+// unmaps, largest first, what would take the mapped total above 110% of the most ever live in mapped blocks, so the
+// process's resident set follows the ledger: peak RSS <= ledger peak + 10% (+ the 1/16 reuse slack at worst) + the
+// runtime's own baseline (libraries, BLAS buffers, small blocks). Under a PlanScope (tensor/planning.h) every block is an untouched NORESERVE mapping instead.
 class CpuAllocator final : public Allocator {
  public:
   static constexpr size_t kAlignment = 64;
@@ -48,12 +48,12 @@ class CpuAllocator final : public Allocator {
   Device device() const override { return Device::cpu(); }
   int64_t reserved_bytes() const override;  // malloc'd + mapped (live and cached)
   int64_t cached_bytes() const;             // mapped blocks kept for reuse
-  void empty_cache() override;              // unmaps the cached blocks
+  void empty_cache() override;              // unmaps the cached blocks; the 110% bound restarts from what is live
 
  private:
   void release_cache_locked();
   mutable std::mutex mu_;
-  int64_t reserved_ = 0, reserved_large_ = 0, cached_ = 0;
+  int64_t reserved_ = 0, reserved_large_ = 0, cached_ = 0, peak_live_mapped_ = 0;
   std::multimap<size_t, void*> cache_;             // mapped size -> free block
   std::unordered_map<void*, size_t> mapped_live_;  // block in use -> mapped size
   std::unordered_set<void*> planned_;              // blocks handed out while planning: mappings, no memory

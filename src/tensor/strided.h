@@ -45,9 +45,11 @@ struct StridedPlan {
   }
 
   // Calls f(offsets, n, inner_strides) for every run of the innermost dim; runs are split over OpenMP threads
-  // when there are many of them and the total work exceeds `grain` elements.
+  // when there are many of them and the total work exceeds `grain` elements. With `split_runs` a single run (a
+  // contiguous tensor) is cut into pieces for the threads too: only for element-wise f, whose calls on disjoint
+  // pieces touch disjoint outputs (not for a reduction that accumulates along the run).
   template <typename F>
-  void run(F&& f, int64_t grain = 32768) const {
+  void run(F&& f, int64_t grain = 32768, bool split_runs = false) const {
     if (numel == 0) return;
     if (ndim == 0) {
       std::array<int64_t, N> off{};
@@ -77,8 +79,28 @@ struct StridedPlan {
         }
       }
     };
-    if (numel < grain || outer == 1) {
+    if (numel < grain || (outer == 1 && !split_runs)) {
       do_range(0, outer);
+      return;
+    }
+    if (outer == 1) {
+      // One run (a contiguous tensor, dims merged): its elements are split over the threads instead, in pieces of
+      // whole cache lines. The element order within each piece is unchanged, so results do not depend on threads.
+#pragma omp parallel
+      {
+#ifdef _OPENMP
+        const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+#else
+        const int64_t nt = 1, t = 0;
+#endif
+        const int64_t piece = ((inner_n + nt - 1) / nt + 15) & ~int64_t{15};
+        const int64_t b = std::min(inner_n, t * piece), e = std::min(inner_n, b + piece);
+        if (b < e) {
+          std::array<int64_t, N> off{};
+          for (int k = 0; k < N; ++k) off[k] = b * inner[k];
+          f(off, e - b, inner);
+        }
+      }
       return;
     }
 #pragma omp parallel

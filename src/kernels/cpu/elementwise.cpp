@@ -17,6 +17,9 @@ void with_op(Op op, F&& f) {
   }(std::make_integer_sequence<int, N>{});
 }
 
+// Below this many elements one thread does the whole op (a team costs more than it saves).
+constexpr int64_t kGrain = 32768;
+
 }  // namespace
 
 void unary(const Tensor& out, UnaryOp op, const Tensor& x, double p) {
@@ -34,7 +37,7 @@ void unary(const Tensor& out, UnaryOp op, const Tensor& x, double p) {
             } else {
               for (int64_t i = 0; i < n; ++i) oo[i * st[0]] = math::unary(kOp, xp[i * st[1]], param);
             }
-          });
+          }, kGrain, true);
     });
   });
 }
@@ -59,7 +62,7 @@ void unary_backward(const Tensor& grad_x, UnaryOp op, const Tensor& grad_y, cons
               for (int64_t i = 0; i < n; ++i)
                 g[i * st[0]] = math::unary_grad(kOp, gg[i * st[1]], xx[i * st[2]], yy[i * st[3]], param);
             }
-          });
+          }, kGrain, true);
     });
   });
 }
@@ -83,7 +86,7 @@ void binary(const Tensor& out, BinaryOp op, const Tensor& a, const Tensor& b) {
             } else {
               for (int64_t i = 0; i < n; ++i) oo[i * st[0]] = math::binary(kOp, aa[i * st[1]], bb[i * st[2]]);
             }
-          });
+          }, kGrain, true);
     });
   });
 }
@@ -102,7 +105,7 @@ void axpy(const Tensor& y, double alpha, const Tensor& x) {
           } else {
             for (int64_t i = 0; i < n; ++i) yy[i * st[0]] += a * xx[i * st[1]];
           }
-        });
+        }, kGrain, true);
   });
 }
 
