@@ -162,6 +162,9 @@ nlohmann::json run_one(const StepBenchOptions& o, const std::string& mode, int64
   }
   rss_peak = proc_status_bytes("VmHWM");
   rss_process_peak = std::max(rss_process_peak, rss_peak);
+  // What the allocator holds after the last step: tensors still live (parameters, optimizer state, the batch) and
+  // its cache of mapped blocks, the part of RSS beyond the ledger that is the allocator's.
+  const int64_t reserved_after = allocator_for(Device::cpu()).reserved_bytes(), live_after = L.live_total();
   // The memory contract of spec/fusion.md: a zo step peaks where an inference forward of the same network (its
   // adapters and optimizer state resident) at the same batch does.
   int64_t same_net_inference = 0;
@@ -207,8 +210,10 @@ nlohmann::json run_one(const StepBenchOptions& o, const std::string& mode, int64
   // The kernel's peak counts only the timed steps when clear_refs could be written; otherwise it is the process's.
   r["rss_peak_bytes"] = rss_peak;
   r["rss_peak_scope"] = rss_reset ? "timed steps" : "process lifetime";
-  r["rss_peak_process_bytes"] = rss_process_peak;
-  if (mode == "zo") r["inference_same_network_peak_bytes"] = same_net_inference;  // warm-up and set-up included (what /usr/bin/time reports)
+  r["rss_peak_process_bytes"] = rss_process_peak;  // warm-up and set-up included (what /usr/bin/time reports)
+  if (mode == "zo") r["inference_same_network_peak_bytes"] = same_net_inference;
+  r["allocator_reserved_after_bytes"] = reserved_after;
+  r["ledger_live_after_bytes"] = live_after;
   nlohmann::json ph = nlohmann::json::object();
   for (const auto& [name, p] : phases) ph[name] = {{"median_s", median(p.seconds)}, {"peak_bytes", p.peak}};
   r["phases"] = ph;

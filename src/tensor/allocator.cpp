@@ -33,8 +33,11 @@ void keep_freed_host_memory_mapped() {
 }
 
 namespace {
-constexpr size_t kMapGranule = size_t(64) << 10;  // mapped blocks come in multiples of 64 KiB
-size_t map_size(size_t bytes) { return (bytes + kMapGranule - 1) / kMapGranule * kMapGranule; }
+// Mapped blocks come in whole pages up to 1 MiB, in multiples of 64 KiB above.
+size_t map_size(size_t bytes) {
+  const size_t granule = bytes < (size_t(1) << 20) ? size_t(4) << 10 : size_t(64) << 10;
+  return (bytes + granule - 1) / granule * granule;
+}
 }  // namespace
 
 void* CpuAllocator::allocate(size_t bytes) {
@@ -71,11 +74,11 @@ void* CpuAllocator::allocate(size_t bytes) {
     peak_live_mapped_ = std::max(peak_live_mapped_, live_mapped());
     return p;
   }
-  // A new mapping. First the cache gives back, largest blocks first, what would take the mapped total more than 10%
-  // above the most that was ever live in mapped blocks: what the OS sees stays within 10% of the ledger's peak, while
-  // the blocks of the phases of a step (a ZO pass at B, backprop at b) stay cached between steps.
+  // A new mapping. First the cache gives back, largest blocks first, what would take the mapped total more than 5%
+  // above the most that was ever live in mapped blocks: what the OS sees stays within 5% of the ledger's peak, while
+  // most blocks of the phases of a step (a ZO pass at B, backprop at b) stay cached between steps.
   peak_live_mapped_ = std::max(peak_live_mapped_, live_mapped() + static_cast<int64_t>(size));
-  while (!cache_.empty() && 10 * (reserved_large_ + static_cast<int64_t>(size)) > 11 * peak_live_mapped_) {
+  while (!cache_.empty() && 20 * (reserved_large_ + static_cast<int64_t>(size)) > 21 * peak_live_mapped_) {
     auto last = std::prev(cache_.end());
     munmap(last->second, last->first);
     cached_ -= static_cast<int64_t>(last->first);
@@ -128,7 +131,7 @@ void CpuAllocator::release_cache_locked() {
 void CpuAllocator::empty_cache() {
   std::lock_guard lk(mu_);
   release_cache_locked();
-  peak_live_mapped_ = reserved_large_;  // the 110% bound counts afresh from what is live now
+  peak_live_mapped_ = reserved_large_;  // the 105% bound counts afresh from what is live now
 }
 
 int64_t CpuAllocator::reserved_bytes() const {

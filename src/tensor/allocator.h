@@ -32,23 +32,26 @@ class Allocator {
 // glibc. The ledger is unaffected: it counts what tensors hold, not what malloc keeps.
 void keep_freed_host_memory_mapped();
 
-// Host memory, 64-byte aligned (one cache line, and enough for AVX-512 loads). Blocks below kLargeBlock come from
-// malloc. Larger ones (activations, weights, workspaces) are anonymous mappings of their own, kept when freed and
+// Host memory, 64-byte aligned (one cache line, and enough for AVX-512 loads). Blocks below kLargeBlock (64 KiB) come
+// from malloc. Larger ones (activations, weights, workspaces) are anonymous mappings of their own (whole pages; 64 KiB
+// multiples above 1 MiB), kept when freed and
 // handed to the next request of the same size (or at most 1/16 larger): a training loop's steady state makes no
-// system calls and takes no page faults, and the heap cannot fragment under them. Before mapping anew the cache
-// unmaps, largest first, what would take the mapped total above 110% of the most ever live in mapped blocks, so the
-// process's resident set follows the ledger: peak RSS <= ledger peak + 10% (+ the 1/16 reuse slack at worst) + the
-// runtime's own baseline (libraries, BLAS buffers, small blocks). Under a PlanScope (tensor/planning.h) every block is an untouched NORESERVE mapping instead.
+// system calls and takes no page faults, and the heap cannot fragment under them (OpenBLAS's 512 KiB job arrays,
+// malloc'd and freed by every threaded GEMM, had grown glibc's heap to 141 MiB in a medium fusion step when tensors
+// up to 1 MiB still came from it). Before mapping anew the cache unmaps, largest first, what would take the mapped
+// total above 105% of the most ever live in mapped blocks, so the process's resident set follows the ledger:
+// peak RSS <= ledger peak + 5% (+ the 1/16 reuse slack at worst) + the runtime's own baseline (libraries, BLAS
+// buffers, small blocks). Under a PlanScope (tensor/planning.h) every block is an untouched NORESERVE mapping instead.
 class CpuAllocator final : public Allocator {
  public:
   static constexpr size_t kAlignment = 64;
-  static constexpr size_t kLargeBlock = size_t(1) << 20;
+  static constexpr size_t kLargeBlock = size_t(64) << 10;
   void* allocate(size_t bytes) override;
   void deallocate(void* p, size_t bytes) override;
   Device device() const override { return Device::cpu(); }
   int64_t reserved_bytes() const override;  // malloc'd + mapped (live and cached)
   int64_t cached_bytes() const;             // mapped blocks kept for reuse
-  void empty_cache() override;              // unmaps the cached blocks; the 110% bound restarts from what is live
+  void empty_cache() override;              // unmaps the cached blocks; the 105% bound restarts from what is live
 
  private:
   void release_cache_locked();
