@@ -80,6 +80,11 @@ inline int64_t conv1d_out_len(int64_t t_in, int64_t k, Conv1dArgs a) { return (t
 // x (B, Cin, T), w (Cout, Cin, K), bias (Cout) or undefined -> (B, Cout, T_out).
 Tensor conv1d(const Tensor& x, const Tensor& w, const Tensor& bias, Conv1dArgs args);
 void conv1d_out(const Tensor& out, const Tensor& x, const Tensor& w, const Tensor& bias, Conv1dArgs args);
+// out = conv(x, w) + bias and out2 = conv(x, w2) together: w2 has w's input channels and kernel size (a LoRA
+// down-projection A beside its frozen weight), and both GEMMs read one im2col of x. Each output is bit for bit what
+// conv1d_out gives alone; the columns are made once instead of twice.
+void conv1d_pair_out(const Tensor& out, const Tensor& out2, const Tensor& x, const Tensor& w, const Tensor& bias,
+                     const Tensor& w2, Conv1dArgs args);
 Tensor conv1d_backward_input(const Tensor& grad_y, const Tensor& w, int64_t t_in, Conv1dArgs args);
 Tensor conv1d_backward_weight(const Tensor& grad_y, const Tensor& x, int64_t k, Conv1dArgs args);
 Tensor conv1d_backward_bias(const Tensor& grad_y);  // sum over batch and time -> (Cout)

@@ -176,6 +176,27 @@ void conv1d_out(const Tensor& out, const Tensor& x, const Tensor& w, const Tenso
   AGF_CPU_ONLY_WITH_WORKSPACE(x.device(), "conv1d", conv1d(out, x, w, bias, args));
 }
 
+void conv1d_pair_out(const Tensor& out, const Tensor& out2, const Tensor& x, const Tensor& w, const Tensor& bias,
+                     const Tensor& w2, Conv1dArgs args) {
+  constexpr const char* what = "conv1d pair";
+  check_conv(what, x, w, bias, args);
+  check_conv(what, x, w2, Tensor(), args);
+  AGF_CHECK(w2.size(2) == w.size(2), "{}: the second weight {} has another kernel size than {}", what, w2.describe(),
+            w.describe());
+  check_same_dtype(what, {&out, &out2, &x, &w2});
+  check_same_device(what, {&out, &out2, &x, &w2});
+  const int64_t t_out = conv1d_out_len(x.size(2), w.size(2), args);
+  const Shape expect{x.size(0), w.size(0), t_out}, expect2{x.size(0), w2.size(0), t_out};
+  AGF_CHECK(out.shape() == expect && out.is_contiguous() && out2.shape() == expect2 && out2.is_contiguous(),
+            "{}: outputs {} and {} must be contiguous with shapes {} and {}", what, out.describe(), out2.describe(),
+            shape_str(expect), shape_str(expect2));
+  check_no_overlap(what, out, {&x, &w, &bias, &w2, &out2});
+  check_no_overlap(what, out2, {&x, &w, &bias, &w2});
+  out.storage()->bump_version();
+  out2.storage()->bump_version();
+  AGF_CPU_ONLY_WITH_WORKSPACE(x.device(), what, conv1d(out, x, w, bias, args, out2, w2));
+}
+
 Tensor conv1d(const Tensor& x, const Tensor& w, const Tensor& bias, Conv1dArgs args) {
   check_conv("conv1d", x, w, bias, args);
   Tensor out = empty({x.size(0), w.size(0), conv1d_out_len(x.size(2), w.size(2), args)}, x.dtype(), x.device());

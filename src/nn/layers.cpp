@@ -85,17 +85,22 @@ Conv1d::Conv1d(int64_t cin_, int64_t cout_, int64_t k_, int64_t stride, int64_t 
 void Conv1d::reset_parameters(uint64_t seed) { kaiming_uniform_default(weight, bias, cin * k, seed); }
 
 Tensor Conv1d::forward(const Tensor& x) {
-  Tensor y = ag::conv1d(x, weight, bias, args);
-  if (!lora_.enabled || lora_.merged) return y;
+  if (!lora_.enabled || lora_.merged) return ag::conv1d(x, weight, bias, args);
   const int64_t r = lora_.A[0].size(0);
-  Tensor h = ag::conv1d(x, ag::reshape(lora_.A[0], {r, cin, k}), Tensor(), args);
   if (!autograd_detail::should_record({&x, &weight, &bias, &lora_.A[0], &lora_.B[0]})) {
-    // Nothing to record (an inference or zeroth-order forward): B's 1x1 convolution accumulates straight into y,
-    // y += scaling * B h per batch element, instead of making a second output-sized tensor to add (which took the
-    // NoGrad forward's peak from 2x to 3x its largest intermediate).
+    // Nothing to record (an inference or zeroth-order forward): W x + bias and h = A x from one im2col of x, then
+    // B's 1x1 convolution accumulates straight into y, y += scaling * B h per batch element, instead of making a
+    // second output-sized tensor to add (which took the NoGrad forward's peak from 2x to 3x its largest
+    // intermediate). Peak as before: y, h and one column workspace.
+    const int64_t t_out = ops::conv1d_out_len(x.size(2), k, args);
+    Tensor y = empty({x.size(0), cout, t_out}, x.dtype(), x.device());
+    Tensor h = empty({x.size(0), r, t_out}, x.dtype(), x.device());
+    ops::conv1d_pair_out(y, h, x, weight, bias, lora_.A[0].reshape({r, cin, k}), args);
     ops::matmul_out(y, lora_.B[0], h, false, false, lora_.scaling, 1.0);
     return y;
   }
+  Tensor y = ag::conv1d(x, weight, bias, args);
+  Tensor h = ag::conv1d(x, ag::reshape(lora_.A[0], {r, cin, k}), Tensor(), args);
   Tensor d = ag::conv1d(h, ag::reshape(lora_.B[0], {cout, r, 1}), Tensor(), ops::Conv1dArgs{1, 0});
   h = Tensor();
   return ag::add_owned(y, lora_.scaling == 1.0 ? d : ag::scale(d, lora_.scaling));

@@ -7,6 +7,7 @@
 #include "common/test_util.h"
 #include "kernels/harness.h"
 #include "kernels/ops.h"
+#include "tensor/random.h"
 
 namespace {
 
@@ -100,4 +101,35 @@ TEST_CASE("kernel harness: it catches an out-of-bounds write, an unwritten eleme
     CHECK(guard == (flaw == Flaw::out_of_bounds));
     CHECK((failures.find("finite differences") != std::string::npos) == (flaw == Flaw::wrong_gradient));
   }
+}
+
+// conv1d_pair_out (a frozen weight and its LoRA down-projection from one im2col) against two conv1d calls: the same
+// GEMMs on the same columns, so bit for bit, whatever the geometry (strided, padded, pointwise, many batch chunks).
+TEST_CASE("conv1d_pair_out gives each output bit for bit as conv1d alone") {
+  using namespace agf;
+  struct Geometry {
+    int64_t batch, cin, cout, r, t, k, stride, padding;
+  };
+  for (const Geometry g : {Geometry{3, 5, 7, 2, 40, 9, 1, 4}, Geometry{2, 12, 16, 4, 256, 9, 4, 4},
+                           Geometry{4, 6, 8, 3, 33, 1, 1, 0}, Geometry{64, 32, 32, 4, 384, 9, 1, 4}}) {
+    CAPTURE(g.batch);
+    CAPTURE(g.k);
+    Tensor x = empty({g.batch, g.cin, g.t}), w = empty({g.cout, g.cin, g.k}), bias = empty({g.cout}),
+           a = empty({g.r, g.cin, g.k});
+    fill_normal_(x, 1, 0);
+    fill_normal_(w, 2, 0);
+    fill_normal_(bias, 3, 0);
+    fill_normal_(a, 4, 0);
+    const ops::Conv1dArgs args{g.stride, g.padding};
+    const Tensor y_ref = ops::conv1d(x, w, bias, args), h_ref = ops::conv1d(x, a, Tensor(), args);
+    Tensor y = empty(y_ref.shape()), h = empty(h_ref.shape());
+    ops::conv1d_pair_out(y, h, x, w, bias, a, args);
+    CHECK(y.to_vector<float>() == y_ref.to_vector<float>());
+    CHECK(h.to_vector<float>() == h_ref.to_vector<float>());
+  }
+  // A second weight whose kernel does not match is refused by name.
+  Tensor x = empty({1, 3, 16}), w = empty({4, 3, 3}), a = empty({2, 3, 5});
+  Tensor y = empty({1, 4, 16}), h = empty({1, 2, 16});
+  CHECK_THROWS_WITH_AS(ops::conv1d_pair_out(y, h, x, w, Tensor(), a, {1, 1}),
+                       doctest::Contains("another kernel size"), Error);
 }

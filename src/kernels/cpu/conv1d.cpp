@@ -109,10 +109,14 @@ Tensor weight_matrix(const Tensor& w) {
 
 }  // namespace
 
-void conv1d(const Tensor& out, const Tensor& x, const Tensor& w, const Tensor& bias, ops::Conv1dArgs args) {
+void conv1d(const Tensor& out, const Tensor& x, const Tensor& w, const Tensor& bias, ops::Conv1dArgs args,
+            const Tensor& out2, const Tensor& w2) {
   const ConvGeometry g = geometry(x.size(0), x.size(1), x.size(2), w, args);
   if (out.numel() == 0) return;
   const Tensor wm = weight_matrix(w);
+  const bool second = out2.defined();
+  const Tensor wm2 = second ? weight_matrix(w2) : Tensor();
+  const int64_t cout2 = second ? w2.size(0) : 0;
   const blas::MatrixLayout lx = blas::matrix_layout(x);
   const bool direct = is_pointwise(g) && lx.ok;
   const int64_t chunk = direct ? g.batch : chunk_size(g, x.element_size());
@@ -121,8 +125,10 @@ void conv1d(const Tensor& out, const Tensor& x, const Tensor& w, const Tensor& b
   dispatch_float(x.dtype(), "conv1d", [&]<typename T>() {
     const auto* xp = static_cast<const T*>(x.raw_data());
     const auto* wp = static_cast<const T*>(wm.raw_data());
+    const T* wp2 = second ? static_cast<const T*>(wm2.raw_data()) : nullptr;
     const T* bp = bias.defined() ? static_cast<const T*>(bias.raw_data()) : nullptr;
     auto* yp = static_cast<T*>(out.raw_data());
+    T* yp2 = second ? static_cast<T*>(out2.raw_data()) : nullptr;
     T* cp = direct ? nullptr : static_cast<T*>(cols.raw_data());
     const int64_t ck = g.cin * g.k;
     if (bp != nullptr) {
@@ -136,12 +142,19 @@ void conv1d(const Tensor& out, const Tensor& x, const Tensor& w, const Tensor& b
       if (!direct) im2col(cp, xp + b0 * x.stride(0), nb, x.strides().data(), g);
       for (int64_t b = b0; b < b0 + nb; ++b) {
         T* yb = yp + b * g.cout * g.t_out;
+        // The second weight (a LoRA down-projection) reads the same columns: one im2col for both GEMMs.
         if (direct) {
           blas::gemm<T>(false, lx.transposed, g.cout, g.t_out, g.cin, T(1), wp, ck, xp + b * x.stride(0), lx.ld, beta,
                         yb, g.t_out);
+          if (second)
+            blas::gemm<T>(false, lx.transposed, cout2, g.t_out, g.cin, T(1), wp2, ck, xp + b * x.stride(0), lx.ld,
+                          T(0), yp2 + b * cout2 * g.t_out, g.t_out);
         } else {
-          blas::gemm<T>(false, false, g.cout, g.t_out, ck, T(1), wp, ck, cp + (b - b0) * ck * g.t_out, g.t_out, beta,
-                        yb, g.t_out);
+          const T* cb = cp + (b - b0) * ck * g.t_out;
+          blas::gemm<T>(false, false, g.cout, g.t_out, ck, T(1), wp, ck, cb, g.t_out, beta, yb, g.t_out);
+          if (second)
+            blas::gemm<T>(false, false, cout2, g.t_out, ck, T(1), wp2, ck, cb, g.t_out, T(0),
+                          yp2 + b * cout2 * g.t_out, g.t_out);
         }
       }
     }

@@ -22,7 +22,9 @@ void max_dim_backward(const Tensor& grad_x, const Tensor& grad_values, const Ten
 
 void matmul(const Tensor& out, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b, double alpha,
             double beta);  // a, b with batch dims already expanded to out's
-void conv1d(const Tensor& out, const Tensor& x, const Tensor& w, const Tensor& bias, ops::Conv1dArgs args);
+// With out2 and w2 defined, also out2 = conv(x, w2) (no bias) from the same im2col columns.
+void conv1d(const Tensor& out, const Tensor& x, const Tensor& w, const Tensor& bias, ops::Conv1dArgs args,
+            const Tensor& out2 = Tensor(), const Tensor& w2 = Tensor());
 void conv1d_backward_input(const Tensor& grad_x, const Tensor& grad_y, const Tensor& w, ops::Conv1dArgs args);
 void conv1d_backward_weight(const Tensor& grad_w, const Tensor& grad_y, const Tensor& x, ops::Conv1dArgs args);
 void avg_pool1d(const Tensor& out, const Tensor& x, int64_t k, int64_t s);
