@@ -71,6 +71,8 @@ nlohmann::json tag_json(const TagPeaks& p) {
   return j;
 }
 
+CpuAllocator& host_allocator() { return dynamic_cast<CpuAllocator&>(allocator_for(Device::cpu())); }
+
 bool uses_bp_batch(const std::string& mode) { return mode == "fusion" || mode == "fo_micro"; }
 
 struct Phase {
@@ -122,7 +124,7 @@ nlohmann::json run_one(const StepBenchOptions& o, const std::string& mode, int64
   std::map<std::string, Phase> phases;
   int64_t ledger_peak = 0;
   TagPeaks tags{};  // each tag's peak over the timed steps
-  int64_t rss_peak = 0, rss_process_peak = 0;
+  int64_t rss_peak = 0, rss_process_peak = 0, map_calls_before = 0;
   bool rss_reset = false;
   // A plan needs one step after the first (which creates the optimizer's moments): its figures repeat exactly.
   const int64_t warmup = o.plan ? 1 : o.warmup, steps = o.plan ? 1 : o.steps;
@@ -132,6 +134,7 @@ nlohmann::json run_one(const StepBenchOptions& o, const std::string& mode, int64
     if (s == warmup && !o.plan) {
       rss_process_peak = proc_status_bytes("VmHWM");
       rss_reset = reset_peak_rss();
+      map_calls_before = host_allocator().map_calls();
     }
     L.reset_peak();
     const auto t0 = std::chrono::steady_clock::now();
@@ -165,6 +168,7 @@ nlohmann::json run_one(const StepBenchOptions& o, const std::string& mode, int64
   // What the allocator holds after the last step: tensors still live (parameters, optimizer state, the batch) and
   // its cache of mapped blocks, the part of RSS beyond the ledger that is the allocator's.
   const int64_t reserved_after = allocator_for(Device::cpu()).reserved_bytes(), live_after = L.live_total();
+  const int64_t timed_map_calls = o.plan ? 0 : host_allocator().map_calls() - map_calls_before;
   // The memory contract of spec/fusion.md: a zo step peaks where an inference forward of the same network (its
   // adapters and optimizer state resident) at the same batch does.
   int64_t same_net_inference = 0;
@@ -213,6 +217,8 @@ nlohmann::json run_one(const StepBenchOptions& o, const std::string& mode, int64
   r["rss_peak_process_bytes"] = rss_process_peak;  // warm-up and set-up included (what /usr/bin/time reports)
   if (mode == "zo") r["inference_same_network_peak_bytes"] = same_net_inference;
   r["allocator_reserved_after_bytes"] = reserved_after;
+  // New mappings during the timed steps: 0 when the steady state reuses its blocks (no system call, no page fault).
+  r["timed_steps_new_mappings"] = timed_map_calls;
   r["ledger_live_after_bytes"] = live_after;
   nlohmann::json ph = nlohmann::json::object();
   for (const auto& [name, p] : phases) ph[name] = {{"median_s", median(p.seconds)}, {"peak_bytes", p.peak}};

@@ -87,6 +87,7 @@ void* CpuAllocator::allocate(size_t bytes) {
     cache_.erase(last);
   }
   void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ++map_calls_;
   if (p == MAP_FAILED && !cache_.empty()) {
     release_cache_locked();
     p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -137,6 +138,11 @@ void CpuAllocator::empty_cache() {
 int64_t CpuAllocator::reserved_bytes() const {
   std::lock_guard lk(mu_);
   return reserved_;
+}
+
+int64_t CpuAllocator::map_calls() const {
+  std::lock_guard lk(mu_);
+  return map_calls_;
 }
 
 int64_t CpuAllocator::cached_bytes() const {

@@ -51,12 +51,13 @@ class CpuAllocator final : public Allocator {
   Device device() const override { return Device::cpu(); }
   int64_t reserved_bytes() const override;  // malloc'd + mapped (live and cached)
   int64_t cached_bytes() const;             // mapped blocks kept for reuse
+  int64_t map_calls() const;                // mmap calls for tensor blocks so far (0 more in a steady state)
   void empty_cache() override;              // unmaps the cached blocks; the 105% bound restarts from what is live
 
  private:
   void release_cache_locked();
   mutable std::mutex mu_;
-  int64_t reserved_ = 0, reserved_large_ = 0, cached_ = 0, peak_live_mapped_ = 0;
+  int64_t reserved_ = 0, reserved_large_ = 0, cached_ = 0, peak_live_mapped_ = 0, map_calls_ = 0;
   std::multimap<size_t, void*> cache_;             // mapped size -> free block
   std::unordered_map<void*, size_t> mapped_live_;  // block in use -> mapped size
   std::unordered_set<void*> planned_;              // blocks handed out while planning: mappings, no memory
