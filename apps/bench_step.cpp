@@ -310,6 +310,7 @@ void step_bench_memory_chart(const nlohmann::json& report, const std::string& pa
   chart.x_label = "batch B";
   chart.y_label = "peak MiB";
   chart.log_x = chart.log_y = true;
+  chart.legend_left = true;  // memory rises with the batch: the top-left corner is the empty one
   std::map<std::string, size_t> index;
   for (const auto& r : report.at("results")) {
     std::string name = r["mode"].get<std::string>();

@@ -18,6 +18,7 @@ struct LineChart {
   std::vector<Series> series;  // up to 8, each its own colour, with a legend when there are several
   bool log_y = false;          // y on a log10 axis (values <= 0 are left out)
   bool log_x = false;          // x on a log10 axis (values <= 0 are left out): batch sweeps 8, 16, ..., 256
+  bool legend_left = false;    // the legend in the top-left corner (curves that rise to the right) instead of right
 };
 
 struct BarChart {
