@@ -120,7 +120,8 @@ void write_png(const LineChart& chart, const std::filesystem::path& path, int wi
       std::vector<const char*> no_symbols(names.size(), "");
       plcol0(1);
       const PLINT corner = PL_POSITION_TOP | (chart.legend_left ? PL_POSITION_LEFT : PL_POSITION_RIGHT);
-      pllegend(&legend_w, &legend_h, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX, corner | PL_POSITION_INSIDE, 0.02, 0.02, 0.1, 0, 1, 1, 0, 0, n, opts.data(), 1.0, 1.0, 1.5, 1.0,
+      pllegend(&legend_w, &legend_h, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX, corner | PL_POSITION_INSIDE,
+               0.02, 0.02, 0.1, 0, 1, 1, 0, 0, n, opts.data(), 1.0, 1.0, 1.5, 1.0,
                colours.data(), names.data(), zeros_i.data(), zeros_i.data(), zeros_f.data(), zeros_f.data(),
                colours.data(), line_styles.data(), widths.data(), zeros_i.data(), zeros_f.data(), zeros_i.data(),
                no_symbols.data());
