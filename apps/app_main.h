@@ -53,8 +53,9 @@ void configure(CLI::App& cli);
 // - OMP_WAIT_POLICY=passive unless set: OpenMP threads that spin after a parallel region take the cores from the
 //   OpenBLAS call that follows (27% of a medium forward's samples sat in libgomp's spin loop, measured with perf).
 // OpenBLAS and libgomp read these variables only when they are loaded, so when one changes the process starts again
-// (execv of /proc/self/exe, same arguments, once). The start-up line (ops::cpu_backend_summary) says what runs and
-// who chose it. run_app calls this first.
+// (execv of /proc/self/exe, same arguments, once). AGF_CPU_RUNTIME_SET=1 skips all of it (under valgrind, whose
+// /proc/self/exe is its own tool, set it, or set both variables yourself). The start-up line
+// (ops::cpu_backend_summary) says what runs and who chose it. run_app calls this first.
 inline constexpr const char* kBlasCoreChosenEnv = "AGF_BLAS_CORE_OPENBLAS_PICK";
 inline constexpr const char* kRuntimeSetEnv = "AGF_CPU_RUNTIME_SET";
 void set_up_cpu_runtime(char** argv);
