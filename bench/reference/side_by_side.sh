@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The engine and PyTorch eager side by side, on the same network, the same steps and the same threads:
 #   bench/reference/side_by_side.sh [OUT]            (default build/bench-reference; ~15 minutes on 2 cores)
-# Installs PyTorch into a virtual environment of its own (build/bench-venv, from PyPI; a bench-time tool only: the
-# engine never runs Python), builds the engine, then runs each configuration ROUNDS times, ours and theirs in turn,
+# Installs PyTorch into a virtual environment of its own (build/bench-venv, from PyPI: about 5 GB with the CUDA
+# libraries PyPI's wheel pulls in, once; a bench-time tool only: the engine never runs Python), builds the engine, then runs each configuration ROUNDS times, ours and theirs in turn,
 # each run a fresh process (agf-bench step; bench/reference/torch_step.py). Prints, and writes to OUT/side_by_side.md,
 # the medians with their ratios (samples/s, peak RSS of the process) and our ledger's peak beside our RSS.
 # Environment: ROUNDS (2), STEPS (5 timed steps per run), THREADS (all cores), CONFIGS (to replace the list below:
