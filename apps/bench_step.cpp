@@ -179,17 +179,17 @@ nlohmann::json run_one(const StepBenchOptions& o, const std::string& mode, int64
     auto out = net.forward(x);
     same_net_inference = L.peak_total();
   }
+  nlohmann::json r = {{"mode", mode},
+                      {"batch", batch},
+                      {"bp_batch", uses_bp_batch(mode) ? o.bp_batch : batch},
+                      {"rank", lora ? o.rank : 0},
+                      {"parameters", net.num_parameters()},
+                      {"trainable", trainable},
+                      {"ledger_peak_bytes", ledger_peak},
+                      {"ledger_peak_by_tag", tag_json(tags)}};
+  if (mode == "zo") r["inference_same_network_peak_bytes"] = same_net_inference;
   if (o.plan) {
-    nlohmann::json r = {{"mode", mode},
-                        {"batch", batch},
-                        {"bp_batch", uses_bp_batch(mode) ? o.bp_batch : batch},
-                        {"rank", lora ? o.rank : 0},
-                        {"parameters", net.num_parameters()},
-                        {"trainable", trainable},
-                        {"planned", true},
-                        {"ledger_peak_bytes", ledger_peak},
-                        {"ledger_peak_by_tag", tag_json(tags)}};
-    if (mode == "zo") r["inference_same_network_peak_bytes"] = same_net_inference;
+    r["planned"] = true;
     nlohmann::json ph = nlohmann::json::object();
     for (const auto& [name, p] : phases) ph[name] = {{"peak_bytes", p.peak}};
     r["phases"] = ph;
@@ -197,25 +197,16 @@ nlohmann::json run_one(const StepBenchOptions& o, const std::string& mode, int64
   }
 
   const double med = median(times);
-  nlohmann::json r = {{"mode", mode},
-                      {"batch", batch},
-                      {"bp_batch", uses_bp_batch(mode) ? o.bp_batch : batch},
-                      {"rank", lora ? o.rank : 0},
-                      {"parameters", net.num_parameters()},
-                      {"trainable", trainable},
-                      {"steps", o.steps},
-                      {"median_s", med},
-                      {"min_s", *std::min_element(times.begin(), times.end())},
-                      {"max_s", *std::max_element(times.begin(), times.end())},
-                      {"samples_per_s", static_cast<double>(batch) / med},
-                      {"ledger_peak_bytes", ledger_peak},
-                      {"ledger_peak_by_tag", tag_json(tags)},
-                      {"rss_before_bytes", rss_before}};
+  r["steps"] = o.steps;
+  r["median_s"] = med;
+  r["min_s"] = *std::min_element(times.begin(), times.end());
+  r["max_s"] = *std::max_element(times.begin(), times.end());
+  r["samples_per_s"] = static_cast<double>(batch) / med;
+  r["rss_before_bytes"] = rss_before;
   // The kernel's peak counts only the timed steps when clear_refs could be written; otherwise it is the process's.
   r["rss_peak_bytes"] = rss_peak;
   r["rss_peak_scope"] = rss_reset ? "timed steps" : "process lifetime";
   r["rss_peak_process_bytes"] = rss_process_peak;  // warm-up and set-up included (what /usr/bin/time reports)
-  if (mode == "zo") r["inference_same_network_peak_bytes"] = same_net_inference;
   r["allocator_reserved_after_bytes"] = reserved_after;
   // New mappings during the timed steps: 0 when the steady state reuses its blocks (no system call, no page fault).
   r["timed_steps_new_mappings"] = timed_map_calls;

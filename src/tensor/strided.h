@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <utility>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -88,13 +89,7 @@ struct StridedPlan {
       // whole cache lines. The element order within each piece is unchanged, so results do not depend on threads.
 #pragma omp parallel
       {
-#ifdef _OPENMP
-        const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
-#else
-        const int64_t nt = 1, t = 0;
-#endif
-        const int64_t piece = ((inner_n + nt - 1) / nt + 15) & ~int64_t{15};
-        const int64_t b = std::min(inner_n, t * piece), e = std::min(inner_n, b + piece);
+        const auto [b, e] = thread_share(inner_n, 16);
         if (b < e) {
           std::array<int64_t, N> off{};
           for (int k = 0; k < N; ++k) off[k] = b * inner[k];
@@ -105,15 +100,22 @@ struct StridedPlan {
     }
 #pragma omp parallel
     {
-#ifdef _OPENMP
-      const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
-#else
-      const int64_t nt = 1, t = 0;
-#endif
-      const int64_t chunk = (outer + nt - 1) / nt;
-      const int64_t b = t * chunk, e = std::min(outer, b + chunk);
+      const auto [b, e] = thread_share(outer, 1);
       if (b < e) do_range(b, e);
     }
+  }
+
+ private:
+  // This thread's [begin, end) of n items split evenly over the team, in pieces that are multiples of `align`.
+  static std::pair<int64_t, int64_t> thread_share(int64_t n, int64_t align) {
+#ifdef _OPENMP
+    const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+#else
+    const int64_t nt = 1, t = 0;
+#endif
+    const int64_t piece = ((n + nt - 1) / nt + align - 1) / align * align;
+    const int64_t b = std::min(n, t * piece);
+    return {b, std::min(n, b + piece)};
   }
 };
 
