@@ -158,6 +158,13 @@ EcgNet::EcgNet(const EcgNetConfig& cfg, uint64_t seed) : cfg_(cfg) {
     auxiliary_classifier->add(std::make_unique<Linear>(cfg.width / 2, 1));
   }
   init_parameters(seed);
+  if (!cfg.input_leads.empty()) {
+    lead_mask_ = zeros({1, cfg.leads, 1}, DType::f32, Device::cpu());
+    for (int64_t lead : cfg.input_leads) {
+      AGF_CHECK(lead >= 0 && lead < cfg.leads, "EcgNet: input lead {} outside 0..{}", lead, cfg.leads - 1);
+      lead_mask_.data<float>()[lead] = 1.0f;
+    }
+  }
 }
 
 namespace {
@@ -171,6 +178,10 @@ EcgNetOutput EcgNet::forward(const Tensor& x, NamedTensors* trace) {
   AGF_CHECK(x.dim() == 3 && x.size(1) == cfg_.leads && x.size(2) % 64 == 0 && x.size(2) > 0,
             "EcgNet: input {} must be (B, {}, T) with T a positive multiple of 64", x.describe(), cfg_.leads);
   Tensor h = x;
+  if (lead_mask_.defined()) {
+    if (lead_mask_.device() != x.device()) lead_mask_ = lead_mask_.to(x.device());
+    h = ag::mul(x, lead_mask_);
+  }
   for (int i = 0; i < 3; ++i) {
     h = typed_child<ResidualBlock>(encoder_layers, i)->forward(h);
     if (trace) trace->emplace_back(fmt::format("encoder_layers.{}.out", i), h);

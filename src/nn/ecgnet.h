@@ -22,6 +22,9 @@ struct EcgNetConfig {
   int64_t pe_length = 200;   // rows of the positional-encoding buffer
   int64_t mask_length = 96;  // side of the causal-mask buffer (tokens of a 6144-sample input)
   double leaky_slope = 0.01;
+  // A reduced-lead network (a distilled student): the rows of the 12-lead input it reads; the others are zeroed at the
+  // top of forward(), so it runs on 12-lead data as it was trained. Empty: every lead.
+  std::vector<int64_t> input_leads;
 };
 
 // tinylight, tiny, light, base, mediumv2, medium, large.
@@ -125,6 +128,7 @@ class EcgNet : public Module {
   std::vector<Conv1d*> lora_convs();
   std::vector<Linear*> lora_linears();
   EcgNetConfig cfg_;
+  Tensor lead_mask_;  // (1, leads, 1): 1 on input_leads, 0 elsewhere; undefined when every lead is read
   bool lora_enabled_ = false;
   std::optional<double> gate_threshold_;
 };
