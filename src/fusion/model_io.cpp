@@ -10,6 +10,7 @@ namespace agf::fusion {
 
 namespace {
 constexpr const char* kFormat = "adagrad-fusion/training-checkpoint/1";
+constexpr const char* kBackboneFormat = "adagrad-fusion/backbone/1";
 constexpr const char* kModelPrefix = "model/";
 constexpr const char* kOptimPrefix = "optim/";
 
@@ -60,9 +61,12 @@ BackboneLoadReport load_backbone(nn::EcgNet& net, const std::filesystem::path& p
 }
 
 nlohmann::json config_to_json(const nn::EcgNetConfig& c) {
-  return {{"preset", c.preset},   {"width", c.width},         {"layers", c.layers},           {"n_classes", c.n_classes},
+  nlohmann::json j = {{"preset", c.preset},   {"width", c.width},         {"layers", c.layers},           {"n_classes", c.n_classes},
           {"aux_head", c.aux_head}, {"leads", c.leads},       {"heads", c.heads},             {"pe_length", c.pe_length},
           {"mask_length", c.mask_length}, {"leaky_slope", c.leaky_slope}};
+  // Written only for a reduced-lead network, so that every 12-lead checkpoint keeps the header it always had.
+  if (!c.input_leads.empty()) j["input_leads"] = c.input_leads;
+  return j;
 }
 
 nn::EcgNetConfig config_from_json(const nlohmann::json& j) {
@@ -78,6 +82,7 @@ nn::EcgNetConfig config_from_json(const nlohmann::json& j) {
     c.pe_length = j.at("pe_length").get<int64_t>();
     c.mask_length = j.at("mask_length").get<int64_t>();
     c.leaky_slope = j.at("leaky_slope").get<double>();
+    if (j.contains("input_leads")) c.input_leads = j.at("input_leads").get<std::vector<int64_t>>();
     return c;
   } catch (const nlohmann::json::exception& e) {
     AGF_FAIL("network config: {} (in {})", e.what(), j.dump());
@@ -109,6 +114,7 @@ void save_training_checkpoint(const std::filesystem::path& path, nn::EcgNet& net
   meta["run_config"] = state.run_config.dump();
   meta["rng"] = state.rng.state().dump();
   meta["progress"] = state.progress.dump();
+  if (!state.classes.is_null()) meta["classes"] = state.classes.dump();
   io::save_safetensors(path, tensors, meta);
 }
 
@@ -144,6 +150,7 @@ LoadedTraining header_from_meta(const io::Metadata& meta, const std::filesystem:
   h.state.run_config = parse_meta_json(meta, "run_config", path);
   h.state.rng = PhiloxStream::from_state(parse_meta_json(meta, "rng", path));
   if (meta.count("progress")) h.state.progress = parse_meta_json(meta, "progress", path);
+  if (meta.count("classes")) h.state.classes = parse_meta_json(meta, "classes", path);
   if (auto it = meta.find("fs"); it != meta.end()) {
     try {
       h.state.fs = std::stod(it->second);
@@ -226,11 +233,66 @@ nn::NamedTensors merged_backbone(nn::EcgNet& net, BackboneLayout layout) {
 }  // namespace agf::fusion
 
 namespace agf::fusion {
-io::Metadata backbone_metadata(const nn::EcgNet& net, double fs) {
+io::Metadata backbone_metadata(const nn::EcgNet& net, double fs, const nlohmann::json& classes) {
   io::Metadata meta;
-  meta["format"] = "adagrad-fusion/backbone/1";
+  meta["format"] = kBackboneFormat;
   meta["network"] = config_to_json(net.config()).dump();
   if (fs > 0) meta["fs"] = fmt::format("{}", fs);
+  if (!classes.is_null()) meta["classes"] = classes.dump();
   return meta;
+}
+
+nlohmann::json classes_to_json(const std::vector<dataset::DatasetClass>& classes) {
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& c : classes) j.push_back({{"code", c.code}, {"abbreviation", c.abbreviation}});
+  return j;
+}
+
+std::vector<dataset::DatasetClass> classes_from_json(const nlohmann::json& j, const std::string& source) {
+  std::vector<dataset::DatasetClass> out;
+  try {
+    for (const auto& e : j) out.push_back({e.at("code").get<std::string>(), e.at("abbreviation").get<std::string>()});
+  } catch (const nlohmann::json::exception& e) {
+    AGF_FAIL("{}: metadata 'classes' is not a list of {{code, abbreviation}}: {}", source, e.what());
+  }
+  return out;
+}
+
+FrozenNetwork load_frozen_network(const std::filesystem::path& path, bool merge_lora) {
+  std::error_code ec;
+  AGF_CHECK(std::filesystem::is_regular_file(path, ec), "{} does not exist", path.string());
+  const std::vector<uint8_t> bytes = io::read_file_bytes(path);
+  AGF_CHECK(io::detect_checkpoint_format(bytes) == io::CheckpointFormat::safetensors,
+            "{}: not a network this project trained (a run's best.safetensors or last.safetensors, or a backbone "
+            "exported by agf-finetune --export-merged / agf-pretrain); a published PyTorch backbone records no label "
+            "set", path.string());
+  const io::SafetensorsIndex idx = io::parse_safetensors_header(bytes, path.string());
+  const auto format = idx.metadata.find("format");
+  FrozenNetwork f;
+  if (format != idx.metadata.end() && format->second == kFormat) {
+    LoadedTraining h;
+    auto net = build_from_checkpoint(path, &h);
+    f.fs = h.state.fs;
+    if (!h.state.classes.is_null()) f.classes = classes_from_json(h.state.classes, path.string());
+    if (net->lora_enabled() && merge_lora) {
+      // The adapters folded into the weights once, into a network without them: what a teacher runs.
+      f.net = std::make_unique<nn::EcgNet>(h.net_config);
+      f.net->load_state_dict(merged_backbone(*net), {});
+    } else {
+      f.net = std::move(net);
+    }
+  } else if (format != idx.metadata.end() && format->second == kBackboneFormat) {
+    f.net = std::make_unique<nn::EcgNet>(config_from_json(parse_meta_json(idx.metadata, "network", path)));
+    const BackboneLoadReport rep = load_backbone(*f.net, path);
+    f.fs = rep.fs;
+    if (idx.metadata.count("classes"))
+      f.classes = classes_from_json(parse_meta_json(idx.metadata, "classes", path), path.string());
+  } else {
+    AGF_FAIL("{}: a safetensors file of unknown origin (format '{}'): give a run's best.safetensors or a backbone "
+             "exported by this project", path.string(), format == idx.metadata.end() ? "" : format->second);
+  }
+  f.net->set_trainable({});
+  f.net->eval();
+  return f;
 }
 }  // namespace agf::fusion

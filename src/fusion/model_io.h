@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "dataset/dataset_format.h"
 #include "io/safetensors.h"
 #include "nn/ecgnet.h"
 #include "nn/optim.h"
@@ -44,6 +45,7 @@ struct TrainingState {
   PhiloxStream rng;
   nlohmann::json progress = nlohmann::json::object();  // the loop's position (epoch, batch, early stopping), verbatim
   double fs = 0.0;            // the sampling rate of the data the weights were trained on (metadata "fs")
+  nlohmann::json classes;     // the label set the heads predict (classes_to_json), null when not recorded
 };
 
 // The model (all parameters and buffers, adapters included, unmerged) and the AdamW state, with the network config,
@@ -71,7 +73,21 @@ enum class BackboneLayout { native, published };
 // A copy of the state dict of `net` with LoRA adapters merged into the weights and the adapter tensors left out: a
 // plain backbone for agf-convert --merge-lora and for the distillation teacher. `net` is not modified (bit for bit).
 nn::NamedTensors merged_backbone(nn::EcgNet& net, BackboneLayout layout = BackboneLayout::native);
-// The metadata a backbone export carries: the network config and the sampling rate its weights were trained at.
-io::Metadata backbone_metadata(const nn::EcgNet& net, double fs);
+// The metadata a backbone export carries: the network config, the sampling rate its weights were trained at and,
+// when given, the label set its heads predict.
+io::Metadata backbone_metadata(const nn::EcgNet& net, double fs, const nlohmann::json& classes = {});
+
+nlohmann::json classes_to_json(const std::vector<dataset::DatasetClass>& classes);
+std::vector<dataset::DatasetClass> classes_from_json(const nlohmann::json& j, const std::string& source);
+
+// A network this project trained, ready to run frozen (NoGrad, eval mode, nothing trainable): a training checkpoint
+// (LoRA adapters merged into a network without them) or a backbone export. What a distillation teacher is.
+struct FrozenNetwork {
+  std::unique_ptr<nn::EcgNet> net;
+  double fs = 0.0;                             // 0: not recorded
+  std::vector<dataset::DatasetClass> classes;  // empty: not recorded
+};
+// merge_lora false keeps a training checkpoint's adapters unmerged (evaluation runs the network exactly as trained).
+FrozenNetwork load_frozen_network(const std::filesystem::path& path, bool merge_lora = true);
 
 }  // namespace agf::fusion

@@ -84,6 +84,9 @@ FusionStep::FusionStep(nn::EcgNet& net, nn::AdamW& optimizer, const StepOptions&
   AGF_CHECK(opt_.zo_sparsity >= 0 && opt_.zo_sparsity < 1, "zo_sparsity must lie in [0, 1), got {}", opt_.zo_sparsity);
   AGF_CHECK(opt_.grad_topk >= 0 && opt_.grad_topk <= 1, "grad_topk must lie in [0, 1], got {}", opt_.grad_topk);
   AGF_CHECK(opt_.zo_chunk >= 0, "zo_chunk must be >= 0, got {}", opt_.zo_chunk);
+  AGF_CHECK(!opt_.teacher || !opt_.reference_compat, "reference_compat reproduces the reference's fine-tuning step, "
+            "not its distillation: leave it off with a teacher");
+  AGF_CHECK(!opt_.teacher || opt_.temperature > 0, "temperature must be positive, got {}", opt_.temperature);
   const auto& params = optimizer.params();
   AGF_CHECK(!params.empty(), "training step: nothing is trainable");
   device_ = params.front().second->device();
@@ -98,7 +101,14 @@ int64_t FusionStep::head_elements() const {
   return n;
 }
 
-nn::FusionLossParts FusionStep::loss_of(const nn::EcgNetOutput& out, const Tensor& y, bool minus_pass) const {
+nn::FusionLossParts FusionStep::loss_of(const nn::EcgNetOutput& out, const Tensor& y, bool minus_pass,
+                                        int64_t first_row) const {
+  if (teacher_main_.defined()) {
+    nn::FusionLossParts parts;
+    parts.total = nn::distillation_loss(out.aux_logit, out.main_logits, teacher_main_.narrow(0, first_row, y.size(0)),
+                                        y, opt_.temperature, opt_.aux_weight, opt_.normal_class);
+    return parts;
+  }
   if (!opt_.reference_compat) return nn::fusion_loss(out.aux_logit, out.main_logits, y, opt_.aux_weight, opt_.normal_class);
   // The PyTorch reference: the auxiliary target is always 1, and L- leaves the auxiliary term out.
   Tensor ones_target;
@@ -121,7 +131,7 @@ double FusionStep::zo_loss(const Tensor& x, const Tensor& y, bool minus_pass, st
     const int64_t n = std::min(chunk, B - start);
     nn::EcgNetOutput out = net_.forward(x.narrow(0, start, n));
     // Mean losses of equal-sized pieces, weighted by their share: the mean over the whole batch.
-    total += loss_of(out, y.narrow(0, start, n), minus_pass).total.item<double>() * static_cast<double>(n) /
+    total += loss_of(out, y.narrow(0, start, n), minus_pass, start).total.item<double>() * static_cast<double>(n) /
              static_cast<double>(B);
     if (features) features->push_back(out.features);
   }
@@ -191,7 +201,7 @@ void FusionStep::fo_pass(const Tensor& x, const Tensor& y, bool whole_batch_trai
     Phase ph("fo/forward", device, rec);
     MemScope scope(MemTag::activations);
     nn::EcgNetOutput out = net_.forward(x.narrow(0, 0, b));
-    loss = loss_of(out, y.narrow(0, 0, b), false).total;
+    loss = loss_of(out, y.narrow(0, 0, b), false, 0).total;
   }
   rec.loss_fo = loss.item<double>();
   AGF_CHECK(std::isfinite(rec.loss_fo), "the training loss is not finite ({}): lower the learning rate", rec.loss_fo);
@@ -208,7 +218,7 @@ void FusionStep::full_head_gradient(const Tensor& features, const Tensor& y, Ste
   for (size_t i : head_index_) zero_grad(*opt_adamw_.params()[i].second);
   MemScope scope(MemTag::activations);
   nn::EcgNetOutput out = net_.heads(detach(features));
-  backward(loss_of(out, y, true).total);
+  backward(loss_of(out, y, true, 0).total);
 }
 
 void FusionStep::update(const ZoEstimate* zo, double coef, double lr, StepRecord& rec) {
@@ -293,6 +303,15 @@ StepRecord FusionStep::run(const Tensor& x, const Tensor& y, double lr, double c
   rec.lr = lr;
   rec.coef = coef;
   net_.zero_grad();
+  if (opt_.teacher) {
+    // Once per batch, under NoGrad: the teacher's activations are freed as its forward goes, and only its (B, K)
+    // logits stay for the step.
+    Phase ph("teacher/forward", device_, rec);
+    NoGradGuard no_grad;
+    MemScope scope(MemTag::activations);
+    opt_.teacher->eval();
+    teacher_main_ = opt_.teacher->forward(x).main_logits;
+  }
   const bool zo_weighted = opt_.mode == Mode::zo || (opt_.mode == Mode::fusion && coef < 1.0);
   const bool full_heads = opt_.mode == Mode::zo || (zo_weighted && opt_.head_grad == HeadGrad::full);
   std::optional<ZoEstimate> zo;
@@ -302,6 +321,7 @@ StepRecord FusionStep::run(const Tensor& x, const Tensor& y, double lr, double c
   if (!zo_weighted) rec.loss = rec.loss_fo;
   update(zo ? &*zo : nullptr, coef, lr, rec);
   net_.zero_grad();
+  teacher_main_ = Tensor();
   rec.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   return rec;
 }

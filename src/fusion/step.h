@@ -5,6 +5,7 @@
 //   zo       the ZO estimate only: P_zo gets g = p z, the heads their gradient on the whole batch (MeZO)
 //   bp       backprop on the whole batch (the memory baseline: full or LoRA fine-tuning, pretraining)
 //   fo_micro the FO micro-batch only (the ablation: what the fusion adds to it)
+// With a teacher (distillation), every mode's loss gains the teacher's soft targets; agf-distill runs bp.
 // This file is wiring: the math lives in the kernels (ops::spsa_perturb_, spsa_sqnorms, fused_adamw_) and the
 // perturbed set. Each phase is timed, bracketed by an NVTX range and measured by the memory ledger.
 #include <array>
@@ -39,6 +40,10 @@ struct StepOptions {
   bool reference_compat = false;  // L- without the auxiliary term, auxiliary target 1 (the PyTorch reference)
   double aux_weight = 1.0;
   int64_t normal_class = -1;      // index of NSR in the label set; -1: none (every labelled record is abnormal)
+  // Distillation (spec/fusion.md): a frozen teacher run under NoGrad on each step's batch (all 12 leads, before the
+  // student's lead mask); its logits join the loss as soft targets sigmoid(t / temperature). Not owned.
+  nn::EcgNet* teacher = nullptr;
+  double temperature = 1.0;
 };
 
 struct PhaseStats {
@@ -91,7 +96,8 @@ class FusionStep {
   void fo_pass(const Tensor& x, const Tensor& y, bool whole_batch_training, StepRecord& rec);
   void full_head_gradient(const Tensor& features, const Tensor& y, StepRecord& rec);
   void update(const ZoEstimate* zo, double coef, double lr, StepRecord& rec);
-  nn::FusionLossParts loss_of(const nn::EcgNetOutput& out, const Tensor& y, bool minus_pass) const;
+  // The loss of rows [first_row, first_row + y.size(0)) of the step's batch.
+  nn::FusionLossParts loss_of(const nn::EcgNetOutput& out, const Tensor& y, bool minus_pass, int64_t first_row) const;
 
   nn::EcgNet& net_;
   nn::AdamW& opt_adamw_;
@@ -100,6 +106,7 @@ class FusionStep {
   std::vector<size_t> zo_index_;    // optimizer index of each perturbed-set entry
   std::vector<size_t> head_index_;  // optimizer indices of the head tensors
   Device device_;
+  Tensor teacher_main_;  // the teacher's (B, K) logits of the step under way (distillation only)
 };
 
 }  // namespace agf::fusion

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "ecg/leads.h"
 #include "tensor/error.h"
 
 namespace agf::fusion {
@@ -63,6 +64,13 @@ const std::vector<ConfigKey>& train_config_keys() {
       {"progress", &C::progress, "a progress line on stderr (loss, steps/s, ETA)"},
       {"stop_after", &C::stop_after,
        "stop, resumably, after this many steps of this invocation (continue with resume); 0: run to the end"},
+      {"teacher", &C::teacher,
+       "the fine-tuned teacher (a run's best.safetensors, LoRA merged on load, or a merged backbone); its label set "
+       "must be the dataset's", true},
+      {"temperature", &C::temperature, "distillation temperature T: soft targets sigmoid(teacher logits / T)", true},
+      {"lead_mask", &C::lead_mask,
+       "leads the student reads (others zeroed, in training and at inference): all, 1lead (I), 3lead (II, V1, V5), "
+       "or a comma-separated list of lead names", true},
   };
   return keys;
 }
@@ -238,6 +246,8 @@ void validate_config(const TrainConfig& c) {
   AGF_CHECK(c.eval_batch >= 1, "'eval_batch' must be >= 1, got {}", c.eval_batch);
   AGF_CHECK(c.cutmix_alpha > 0, "'cutmix_alpha' must be positive, got {}", c.cutmix_alpha);
   AGF_CHECK(!c.out.empty(), "'out' (the run folder) must not be empty");
+  AGF_CHECK(c.temperature > 0, "'temperature' must be positive, got {}", c.temperature);
+  ecg::parse_lead_mask(c.lead_mask);  // an unknown lead name fails here, naming it
 }
 
 }  // namespace agf::fusion

@@ -59,6 +59,10 @@ struct TrainConfig {
   std::string profile_steps;           // "a:b": cudaProfilerStart/Stop around steps [a, b)
   bool progress = true;                // the progress line on stderr
   int64_t stop_after = 0;              // stop (resumably) after this many steps of this invocation; 0: run to the end
+  // ---- distillation (agf-distill): a frozen teacher's soft targets join the loss
+  std::string teacher;                 // a fine-tuned teacher (a run's best.safetensors or a merged backbone); empty: none
+  double temperature = 1.0;            // T of the soft targets sigmoid(t / T)
+  std::string lead_mask = "all";       // the leads the student reads: all, 1lead (I), 3lead (II, V1, V5), or names
 };
 
 // One key of the table: its name, where it lives in TrainConfig, and what --help says of it.
@@ -68,6 +72,7 @@ struct ConfigKey {
                bool TrainConfig::*, std::vector<std::string> TrainConfig::*>
       field;
   const char* help;
+  bool distillation = false;  // a key of agf-distill only (the other apps neither show nor take it)
 };
 const std::vector<ConfigKey>& train_config_keys();
 

@@ -7,6 +7,7 @@
 
 #include "dataset/cutmix.h"
 #include "dataset/loader.h"
+#include "ecg/leads.h"
 #include "fusion/evaluation.h"
 #include "fusion/model_io.h"
 #include "fusion/run_report.h"
@@ -140,6 +141,11 @@ Trainer::Trainer(const ResolvedConfig& rc) : cfg_(rc.config) {
   so.reference_compat = cfg_.reference_compat;
   so.aux_weight = cfg_.aux_weight;
   so.normal_class = data_.normal_class;
+  if (!cfg_.teacher.empty()) {
+    teacher_ = load_teacher(cfg_, data_);
+    so.teacher = teacher_.net.get();
+    so.temperature = cfg_.temperature;
+  }
   step_ = std::make_unique<FusionStep>(*model_.net, *optimizer_, so);
 
   batches_per_epoch_ = static_cast<int64_t>(data_.train.size()) / cfg_.batch_size;
@@ -187,6 +193,10 @@ Trainer::Trainer(const ResolvedConfig& rc) : cfg_(rc.config) {
   say(cfg_, fmt::format("data {}: {} train / {} val / {} test records at {} Hz, batch {}, {} steps ({} per epoch)",
                         cfg_.data, data_.train.size(), data_.val.size(), data_.test.size(), data_.fs, cfg_.batch_size,
                         total_steps_, batches_per_epoch_));
+  if (teacher_.net)
+    say(cfg_, fmt::format("distillation: teacher {} ({}, {} parameters, frozen), T = {}, student reads leads {}",
+                          cfg_.teacher, teacher_.net->config().preset, teacher_.net->num_parameters(),
+                          cfg_.temperature, ecg::lead_mask_name(model_.net->config().input_leads)));
   for (const auto& n : model_.notes) say(cfg_, "note: " + n);
 }
 
@@ -204,6 +214,7 @@ void Trainer::save_checkpoint(const fs::path& path, bool with_optimizer) {
   st.run_config = train_config_to_json(cfg_);
   st.rng = rng_;
   st.progress = progress_json();
+  st.classes = classes_to_json(data_.classes);
   save_training_checkpoint(path, *model_.net, with_optimizer ? optimizer_.get() : nullptr, st);
 }
 

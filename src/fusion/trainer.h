@@ -52,6 +52,7 @@ class Trainer {
   TrainConfig cfg_;
   DatasetSummary data_;
   BuiltModel model_;
+  FrozenNetwork teacher_;  // distillation only
   std::unique_ptr<nn::AdamW> optimizer_;
   std::unique_ptr<FusionStep> step_;
   PhiloxStream rng_;

@@ -4,6 +4,7 @@
 #include <system_error>
 
 #include "dataset/dataset_reader.h"
+#include "ecg/leads.h"
 #include "fusion/model_io.h"
 #include "tensor/device.h"
 
@@ -63,7 +64,9 @@ std::vector<std::string> trainable_patterns(const TrainConfig& c) {
 BuiltModel build_model(const TrainConfig& c, const DatasetSummary& data) {
   BuiltModel m;
   const auto n_classes = static_cast<int64_t>(data.classes.size());
-  m.net = std::make_unique<nn::EcgNet>(nn::preset_config(c.preset, n_classes, /*aux_head=*/true), c.seed);
+  nn::EcgNetConfig nc = nn::preset_config(c.preset, n_classes, /*aux_head=*/true);
+  nc.input_leads = ecg::parse_lead_mask(c.lead_mask);
+  m.net = std::make_unique<nn::EcgNet>(nc, c.seed);
   m.trained_fs = data.fs;
   if (!c.backbone.empty()) {
     std::error_code ec;
@@ -102,6 +105,28 @@ BuiltModel build_model(const TrainConfig& c, const DatasetSummary& data) {
   AGF_CHECK(trainable > 0, "no parameter matches the trainable patterns {}", fmt::join(trainable_patterns(c), ", "));
   if (c.gradient_gate) m.net->set_gradient_gate(data.positive_threshold);
   return m;
+}
+
+FrozenNetwork load_teacher(const TrainConfig& c, const DatasetSummary& data) {
+  FrozenNetwork t = load_frozen_network(c.teacher);
+  AGF_CHECK(!t.classes.empty(),
+            "teacher {} does not record the label set it predicts (a checkpoint of an older version?): give a run's "
+            "best.safetensors or a backbone exported by agf-finetune --export-merged", c.teacher);
+  const auto names = [](const std::vector<dataset::DatasetClass>& cs) {
+    std::vector<std::string> n;
+    for (const auto& k : cs) n.push_back(k.abbreviation);
+    return fmt::format("{}", fmt::join(n, ", "));
+  };
+  AGF_CHECK(t.classes == data.classes,
+            "teacher {} predicts another label set than dataset {}: teacher [{}], dataset [{}]; distil from a teacher "
+            "fine-tuned on this dataset's classes", c.teacher, c.data, names(t.classes), names(data.classes));
+  AGF_CHECK(t.net->config().input_leads.empty(), "teacher {} is itself a reduced-lead network (leads {}); a teacher "
+            "reads all 12 leads", c.teacher, ecg::lead_mask_name(t.net->config().input_leads));
+  if (t.fs > 0 && std::fabs(t.fs - data.fs) > 1e-6)
+    AGF_CHECK(c.allow_rate_mismatch, "teacher {} was trained on {} Hz records but {} holds {} Hz ones: prepare the "
+              "data at the teacher's rate (agf-collect --target-fs {}), or pass --allow_rate_mismatch true", c.teacher,
+              t.fs, c.data, data.fs, t.fs);
+  return t;
 }
 
 }  // namespace agf::fusion

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "dataset/dataset_format.h"
+#include "fusion/model_io.h"
 #include "fusion/train_config.h"
 #include "nn/ecgnet.h"
 
@@ -39,6 +40,10 @@ struct BuiltModel {
 // layer re-initialised when reinit_classifier), LoRA of rank r, the trainable set, the gradient gate. A backbone
 // trained at another rate than the dataset's is refused unless allow_rate_mismatch.
 BuiltModel build_model(const TrainConfig& c, const DatasetSummary& data);
+
+// The distillation teacher of a config: frozen, LoRA merged, checked against the dataset (the same label set, in the
+// same order; the same sampling rate unless allow_rate_mismatch; all 12 leads).
+FrozenNetwork load_teacher(const TrainConfig& c, const DatasetSummary& data);
 
 // auto and cpu run on the CPU; a CUDA device is refused, with the reason, while the CUDA backend lacks EcgNet's
 // kernels.
