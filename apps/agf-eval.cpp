@@ -11,6 +11,7 @@
 #include "app_main.h"
 #include "dataset/dataset_reader.h"
 #include "ecg/challenge_output_file.h"
+#include "ecg/leads.h"
 #include "fusion/challenge_folders.h"
 #include "fusion/evaluation.h"
 #include "fusion/model_io.h"
@@ -41,14 +42,21 @@ void write_json(const std::string& path, const nlohmann::json& j) {
 void evaluate_network(const Options& o) {
   const auto part = dataset::parse_split_part(o.split), threshold_part = dataset::parse_split_part(o.threshold_split);
   const dataset::DatasetReader reader(o.data);
-  fusion::LoadedTraining header;
-  auto net = fusion::build_from_checkpoint(o.checkpoint, &header);
+  // A run's checkpoint runs as it was trained (adapters unmerged); a backbone export (a merged teacher, a student) as
+  // it was written.
+  fusion::FrozenNetwork f = fusion::load_frozen_network(o.checkpoint, /*merge_lora=*/false);
+  nn::EcgNet* net = f.net.get();
   AGF_CHECK(net->config().n_classes == reader.num_classes(),
             "{} has a head of {} classes but {} has {}: evaluate it on the dataset it was trained for", o.checkpoint,
             net->config().n_classes, o.data, reader.num_classes());
-  AGF_CHECK(header.state.fs <= 0 || std::abs(header.state.fs - reader.fs()) < 1e-6,
-            "{} was trained on {} Hz records but {} holds {} Hz ones", o.checkpoint, header.state.fs, o.data,
-            reader.fs());
+  AGF_CHECK(f.classes.empty() || f.classes == reader.classes(),
+            "{} predicts another label set than {} (same count, other classes or order): evaluate it on the dataset "
+            "it was trained for", o.checkpoint, o.data);
+  AGF_CHECK(f.fs <= 0 || std::abs(f.fs - reader.fs()) < 1e-6,
+            "{} was trained on {} Hz records but {} holds {} Hz ones", o.checkpoint, f.fs, o.data, reader.fs());
+  if (!net->config().input_leads.empty())
+    fmt::print("{} reads leads {} (the others are zeroed)\n", o.checkpoint,
+               ecg::lead_mask_name(net->config().input_leads));
   const auto& rows = reader.split(part);
   AGF_CHECK(!rows.empty(), "{}: the {} split is empty", o.data, o.split);
   const fusion::Predictions eval = fusion::predict(*net, o.data, rows, o.batch);

@@ -16,9 +16,12 @@ namespace agf::app {
 class TrainOptions {
  public:
   // Adds the options to `cli`, showing `defaults` (an app's own: the teacher's learning rate, pretraining's mode).
-  TrainOptions(CLI::App& cli, fusion::TrainConfig defaults) : defaults_(std::move(defaults)) {
+  // The distillation keys (teacher, temperature, lead_mask) belong to agf-distill alone.
+  TrainOptions(CLI::App& cli, fusion::TrainConfig defaults, bool distillation = false)
+      : defaults_(std::move(defaults)), distillation_(distillation) {
     cli.add_option("--config", config_file_, "JSON config file of the keys below; command-line options override it");
     for (const auto& k : fusion::train_config_keys()) {
+      if (k.distillation && !distillation_) continue;
       std::string names = std::string("--") + k.key;
       std::string dashed = k.key;
       for (char& ch : dashed)
@@ -35,17 +38,25 @@ class TrainOptions {
   fusion::ResolvedConfig resolve() const {
     std::vector<std::pair<std::string, std::string>> overrides;
     for (const auto& k : fusion::train_config_keys())
-      if (cli_->count(std::string("--") + k.key) > 0) overrides.emplace_back(k.key, given_.at(k.key));
+      if (given_.count(k.key) && cli_->count(std::string("--") + k.key) > 0)
+        overrides.emplace_back(k.key, given_.at(k.key));
     fusion::ResolvedConfig rc;
     as_usage_error([&] {
       rc = fusion::resolve_config(defaults_, config_file_, overrides);
       fusion::validate_config(rc.config);
+      if (!distillation_) {
+        const fusion::TrainConfig plain;
+        AGF_CHECK(rc.config.teacher.empty() && rc.config.temperature == plain.temperature &&
+                      rc.config.lead_mask == plain.lead_mask,
+                  "'teacher', 'temperature' and 'lead_mask' are agf-distill's keys (this app trains without a teacher)");
+      }
     });
     return rc;
   }
 
  private:
   fusion::TrainConfig defaults_;
+  bool distillation_ = false;
   std::string config_file_;
   std::map<std::string, std::string> given_;
   CLI::App* cli_ = nullptr;
