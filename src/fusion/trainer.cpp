@@ -179,7 +179,12 @@ Trainer::Trainer(const ResolvedConfig& rc) : cfg_(rc.config) {
     folder_->write_json("config.json", train_config_to_json(cfg_));
   }
 
-  say(cfg_, fmt::format("{} | device cpu", ops::cpu_backend_summary()));
+  // The kernels a process runs do not change between its runs (agf-experiment trains several): said once.
+  static bool kernels_said = false;
+  if (!kernels_said && cfg_.progress) {
+    say(cfg_, fmt::format("{} | device cpu", ops::cpu_backend_summary()));
+    kernels_said = true;
+  }
   int64_t trainable = 0;
   for (auto& [n, t] : model_.net->trainable_parameters()) trainable += t->numel();
   const bool zo = so.mode == Mode::fusion || so.mode == Mode::zo;

@@ -148,20 +148,10 @@ void validate_experiment(const ExperimentConfig& c) {
   AGF_CHECK(!c.modes.empty(), "the experiment has no fine-tuning modes ('modes')");
   AGF_CHECK(c.pretrain.is_null() != c.backbone.empty(),
             "give the teacher either as a pretraining stage ('pretrain') or as a backbone ('backbone'), one of them");
-  std::error_code err;
-  for (size_t i = 0; i < c.datasets.size(); ++i) {
-    const auto& [name, path] = c.datasets[i];
-    AGF_CHECK(plain_name(name), "dataset name '{}' must be a plain folder name (letters, digits, _ - .; not pretrain "
-              "or results)", name);
-    for (size_t k = 0; k < i; ++k) AGF_CHECK(c.datasets[k].first != name, "dataset '{}' is named twice", name);
-    AGF_CHECK(fs::is_regular_file(path, err), "dataset '{}': {} does not exist (prepare it with agf-collect)", name, path);
-  }
-  if (!c.backbone.empty()) AGF_CHECK(fs::is_regular_file(c.backbone, err), "backbone {} does not exist", c.backbone);
   // The sections' keys and values, checked now rather than hours into the run.
   if (!c.pretrain.is_null()) {
     fusion::TrainConfig p = stage_config(pretrain_defaults(), c.pretrain, "'pretrain'");
     AGF_CHECK(!p.data.empty(), "'pretrain' needs 'data' (a prepared CODE-15% set)");
-    AGF_CHECK(fs::is_regular_file(p.data, err), "'pretrain': dataset {} does not exist", p.data);
     AGF_CHECK(p.mode == "bp" && p.r == 0, "'pretrain' trains every parameter with backprop: mode bp, r 0");
     fusion::validate_config(p);
   }
@@ -181,6 +171,20 @@ void validate_experiment(const ExperimentConfig& c) {
     fusion::validate_config(stage_config(student_defaults(), c.distill, "'distill'"));
     AGF_CHECK(std::find(c.modes.begin(), c.modes.end(), c.distill_from) != c.modes.end(),
               "distill_from '{}' is not one of the modes ({})", c.distill_from, fmt::join(c.modes, ", "));
+  }
+  std::error_code err;
+  for (size_t i = 0; i < c.datasets.size(); ++i) {
+    const auto& [name, path] = c.datasets[i];
+    AGF_CHECK(plain_name(name), "dataset name '{}' must be a plain folder name (letters, digits, _ - .; not pretrain "
+              "or results)", name);
+    for (size_t k = 0; k < i; ++k) AGF_CHECK(c.datasets[k].first != name, "dataset '{}' is named twice", name);
+    AGF_CHECK(fs::is_regular_file(path, err), "dataset '{}': {} does not exist (prepare it with agf-collect)", name, path);
+  }
+  if (!c.backbone.empty()) AGF_CHECK(fs::is_regular_file(c.backbone, err), "backbone {} does not exist", c.backbone);
+  if (!c.pretrain.is_null()) {
+    const std::string data = stage_config(pretrain_defaults(), c.pretrain, "'pretrain'").data;
+    AGF_CHECK(fs::is_regular_file(data, err), "'pretrain': dataset {} does not exist (prepare it with agf-collect)",
+              data);
   }
   AGF_CHECK(c.latency_batch >= 1 && c.latency_repeats >= 1, "latency_batch and latency_repeats must be >= 1");
 }
