@@ -184,6 +184,7 @@ ExperimentResult write_results(const fs::path& dir, const std::vector<DatasetRes
     curves.title = fmt::format("{}: validation mAP", d.name);
     curves.x_label = "step";
     curves.y_label = "validation mAP";
+    curves.legend_left = true;  // the curves rise to the right: the top-left corner is the free one
     for (const auto& r : d.runs) {
       plot::Series s{r.label, {}, {}};
       for (const auto& v : read_lines(r.dir / "validation.jsonl")) {
