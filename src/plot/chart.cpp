@@ -160,8 +160,11 @@ void write_png(const BarChart& chart, const std::filesystem::path& path, int wid
       plcol0(1);
       plline(4, bx, by);
       plmtex("b", 1.5, (x + 0.5) / n, 0.5, chart.labels[i].c_str());
-      const std::string value = fmt::format("{:.4g}", chart.values[i]);
-      plptex(x + 0.5, chart.values[i] + top * 0.02, 1.0, 0.0, 0.5, value.c_str());
+      // One decimal for every bar of a chart in the tens or more (30.6, 123.9), three digits below; plptex centres
+      // the text vertically on y, so y sits half a line above the bar.
+      const std::string value =
+          top >= 10.0 ? fmt::format("{:.1f}", chart.values[i]) : fmt::format("{:.3g}", chart.values[i]);
+      plptex(x + 0.5, chart.values[i] + top * 0.045, 1.0, 0.0, 0.5, value.c_str());
     }
     stream.close();
   }
