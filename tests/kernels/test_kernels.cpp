@@ -2,9 +2,12 @@
 // (f32 and f64 against the float64 reference) and backward (finite differences), with guard bytes.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "common/test_util.h"
+#include "kernels/cpu/cpu_ops.h"
 #include "kernels/harness.h"
 #include "kernels/ops.h"
 #include "tensor/random.h"
@@ -132,4 +135,88 @@ TEST_CASE("conv1d_pair_out gives each output bit for bit as conv1d alone") {
   Tensor y = empty({1, 4, 16}), h = empty({1, 2, 16});
   CHECK_THROWS_WITH_AS(ops::conv1d_pair_out(y, h, x, w, Tensor(), a, {1, 1}),
                        doctest::Contains("another kernel size"), Error);
+}
+
+// The oneDNN convolutions (float32) against im2col + BLAS in float32 and against float64 (im2col, the reference),
+// forward and both backward passes, on EcgNet's own geometries and on views that are not contiguous. Where the build
+// has oneDNN, each convolution must actually go to it: a silent fallback would compare im2col with itself.
+TEST_CASE("conv1d through oneDNN agrees with im2col and with float64, forward and backward") {
+  using namespace agf;
+  struct Geometry {
+    int64_t batch, cin, cout, t, k, stride, padding;
+    int layout;  // 0 contiguous x, 1 x a transposed view of (B, T, C), 2 every other time step of a longer x
+  };
+  const Geometry geometries[] = {
+      {3, 12, 64, 1024, 9, 4, 4, 0},   // block 0 conv1 (leads to width, stride 4)
+      {3, 64, 64, 256, 9, 1, 4, 0},    // conv2
+      {2, 96, 48, 200, 9, 4, 4, 0},    // a stride-4 conv1 of a wider block
+      {4, 64, 64, 128, 1, 1, 0, 0},    // the 1x1 skip conv3
+      {2, 32, 40, 150, 9, 1, 4, 1},    // time-major input
+      {2, 16, 24, 301, 5, 2, 2, 2},    // strided time
+      {1, 8, 4, 7, 9, 1, 4, 0},        // shorter than the kernel: padding only
+  };
+  // Relative error of a against the float64 b, over b's largest magnitude.
+  const auto rel = [](const Tensor& a, const Tensor& b) {
+    const auto av = a.contiguous().to(DType::f64).to_vector<double>();
+    const auto bv = b.contiguous().to_vector<double>();
+    double err = 0, scale = 1e-30;
+    for (size_t i = 0; i < bv.size(); ++i) {
+      err = std::max(err, std::abs(av[i] - bv[i]));
+      scale = std::max(scale, std::abs(bv[i]));
+    }
+    return err / scale;
+  };
+  for (const Geometry& g : geometries) {
+    CAPTURE(g.cin);
+    CAPTURE(g.t);
+    CAPTURE(g.layout);
+    Tensor base = g.layout == 1 ? empty({g.batch, g.t, g.cin})
+                  : g.layout == 2 ? empty({g.batch, g.cin, 2 * g.t})
+                                  : empty({g.batch, g.cin, g.t});
+    fill_normal_(base, 11, 0);
+    const Tensor x = g.layout == 1 ? base.transpose(1, 2)
+                     : g.layout == 2 ? base.as_strided({g.batch, g.cin, g.t}, {g.cin * 2 * g.t, 2 * g.t, 2}, 0)
+                                     : base;
+    Tensor w = empty({g.cout, g.cin, g.k}), bias = empty({g.cout});
+    fill_normal_(w, 12, 0);
+    fill_normal_(bias, 13, 0);
+    const ops::Conv1dArgs args{g.stride, g.padding};
+    const int64_t t_out = ops::conv1d_out_len(g.t, g.k, args);
+    Tensor gy = empty({g.batch, g.cout, t_out});
+    fill_normal_(gy, 14, 0);
+
+    const Tensor x64 = x.to(DType::f64), w64 = w.to(DType::f64), b64 = bias.to(DType::f64), gy64 = gy.to(DType::f64);
+    const Tensor y_ref = ops::conv1d(x64, w64, b64, args);
+    const Tensor gx_ref = ops::conv1d_backward_input(gy64, w64, g.t, args);
+    const Tensor gw_ref = ops::conv1d_backward_weight(gy64, x64, g.k, args);
+
+    for (const bool onednn : {true, false}) {
+      CAPTURE(onednn);
+      const bool was = cpu::set_onednn_convolutions(onednn);
+      const Tensor y = ops::conv1d(x, w, bias, args);
+      const Tensor gx = ops::conv1d_backward_input(gy, w, g.t, args);
+      const Tensor gw = ops::conv1d_backward_weight(gy, x, g.k, args);
+      cpu::set_onednn_convolutions(was);
+      // float32 sums of up to Cin*K (forward, backward input) or B*T_out (weight) products of unit normals.
+      CHECK(rel(y, y_ref) < 1e-5);
+      CHECK(rel(gx, gx_ref) < 1e-5);
+      CHECK(rel(gw, gw_ref) < 1e-5);
+    }
+#ifdef AGF_WITH_ONEDNN
+    // Contiguous inputs are what EcgNet hands its convolutions, and oneDNN's optimised kernels take them all (views
+    // go wherever it takes them; the loop above checked both paths on those).
+    if (g.layout == 0) {
+      const bool was = cpu::set_onednn_convolutions(true);
+      Tensor y = empty({g.batch, g.cout, t_out}), gx = empty({g.batch, g.cin, g.t}), gw = empty({g.cout, g.cin, g.k});
+      CHECK(cpu::onednn_conv1d(y, x, w, bias, args, 0));
+      CHECK(cpu::onednn_conv1d_backward_input(gx, gy, w, args, 0));
+      CHECK(cpu::onednn_conv1d_backward_weight(gw, gy, x, args, 0));
+      CHECK(rel(y, y_ref) < 1e-5);
+      cpu::set_onednn_convolutions(was);
+    }
+    // float64 never goes to oneDNN.
+    Tensor y64 = empty(y_ref.shape(), DType::f64);
+    CHECK_FALSE(cpu::onednn_conv1d(y64, x64, w64, b64, args, 0));
+#endif
+  }
 }

@@ -1,6 +1,7 @@
 #pragma once
 // The CPU backend: the reference implementation of every op. Arguments arrive validated by kernels/ops_*.cpp
 // and outputs preallocated with their final shapes, so these functions only compute.
+#include <string>
 #include <vector>
 
 #include "kernels/ops.h"
@@ -27,6 +28,18 @@ void conv1d(const Tensor& out, const Tensor& x, const Tensor& w, const Tensor& b
             const Tensor& out2 = Tensor(), const Tensor& w2 = Tensor());
 void conv1d_backward_input(const Tensor& grad_x, const Tensor& grad_y, const Tensor& w, ops::Conv1dArgs args);
 void conv1d_backward_weight(const Tensor& grad_w, const Tensor& grad_y, const Tensor& x, ops::Conv1dArgs args);
+// The same three through oneDNN (cpu/conv1d_onednn.cpp), float32 only. Each returns false, having done nothing, when
+// oneDNN does not take the convolution: float64, a build without oneDNN, AGF_CONV=im2col, a layout only its
+// reference kernel reads, or a scratchpad larger than max(im2col_bytes, 8 MiB), the columns the im2col path uses.
+bool onednn_conv1d(const Tensor& out, const Tensor& x, const Tensor& w, const Tensor& bias, ops::Conv1dArgs args,
+                   int64_t im2col_bytes);
+bool onednn_conv1d_backward_input(const Tensor& grad_x, const Tensor& grad_y, const Tensor& w, ops::Conv1dArgs args,
+                                  int64_t im2col_bytes);
+bool onednn_conv1d_backward_weight(const Tensor& grad_w, const Tensor& grad_y, const Tensor& x, ops::Conv1dArgs args,
+                                   int64_t im2col_bytes);
+// Turns the oneDNN path on or off (the initial state: on unless AGF_CONV=im2col); returns the previous state.
+bool set_onednn_convolutions(bool on);
+std::string onednn_summary();  // which kernels the convolutions run, for the start-up line
 void avg_pool1d(const Tensor& out, const Tensor& x, int64_t k, int64_t s);
 void avg_pool1d_backward(const Tensor& grad_x, const Tensor& grad_y, int64_t k, int64_t s);
 void max_pool1d(const Tensor& out, const Tensor& indices, const Tensor& x, int64_t k, int64_t s);

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <cstdlib>
 
+#include "kernels/cpu/cpu_ops.h"
 #include "kernels/ops.h"
 
 namespace agf::ops {
@@ -54,9 +55,9 @@ std::string cpu_backend_summary() {
     warning = fmt::format("; SLOW PATH: this CPU runs the wider {} kernels (unset OPENBLAS_CORETYPE and "
                           "AGF_BLAS_CORE to let the engine choose)", widest);
   const char* wait = std::getenv("OMP_WAIT_POLICY");
-  return fmt::format("CPU kernels: {} OpenMP threads (wait policy {}); BLAS {} (core {}{}, {} threads){}",
+  return fmt::format("CPU kernels: {} OpenMP threads (wait policy {}); BLAS {} (core {}{}, {} threads){}; {}",
                      omp_get_max_threads(), wait != nullptr ? wait : "default: active, spinning", config ? config : "?",
-                     core ? core : "?", chosen, openblas_get_num_threads(), warning);
+                     core ? core : "?", chosen, openblas_get_num_threads(), warning, cpu::onednn_summary());
 }
 
 }  // namespace agf::ops
