@@ -218,13 +218,23 @@ nlohmann::json run_one(const StepBenchOptions& o, const std::string& mode, int64
 }
 
 // The process's resident set with the runtime warmed up and no tensor held: libraries, OpenBLAS's per-thread
-// buffers (touched by a first large GEMM), the allocator empty. What RSS shows beyond the ledger is measured from here.
+// buffers (touched by a first large GEMM), oneDNN's code and per-thread state (touched by a convolution and its two
+// backward passes), the allocator empty. What RSS shows beyond the ledger is measured from here.
 int64_t runtime_baseline() {
   {
     Tensor a = empty({2048, 2048}), b = empty({2048, 2048});
     fill_uniform_(a, 1, 0);
     fill_uniform_(b, 2, 0);
     const Tensor c = ops::matmul(a, b);
+  }
+  {
+    Tensor x = empty({8, 64, 1024}), w = empty({64, 64, 9}), gy = empty({8, 64, 1024});
+    fill_uniform_(x, 3, 0);
+    fill_uniform_(w, 4, 0);
+    fill_uniform_(gy, 5, 0);
+    const Tensor y = ops::conv1d(x, w, Tensor(), {1, 4});
+    const Tensor gx = ops::conv1d_backward_input(gy, w, 1024, {1, 4});
+    const Tensor gw = ops::conv1d_backward_weight(gy, x, 9, {1, 4});
   }
   allocator_for(Device::cpu()).empty_cache();
   malloc_trim(0);
