@@ -139,7 +139,7 @@ TEST_CASE("conv1d_pair_out gives each output bit for bit as conv1d alone") {
 
 // The oneDNN convolutions (float32) against im2col + BLAS in float32 and against float64 (im2col, the reference),
 // forward and both backward passes, on EcgNet's own geometries and on views that are not contiguous. Where the build
-// has oneDNN, each convolution must actually go to it: a silent fallback would compare im2col with itself.
+// has oneDNN, its kernels must really take EcgNet's geometries: a silent fallback would compare im2col with itself.
 TEST_CASE("conv1d through oneDNN agrees with im2col and with float64, forward and backward") {
   using namespace agf;
   struct Geometry {

@@ -1,7 +1,7 @@
-// Conv1d on the CPU as im2col + GEMM: the reference path, and the one float64 takes. A float32 convolution goes to
-// oneDNN first (conv1d_onednn.cpp) and comes here when oneDNN does not take it. The batch goes in chunks whose columns fit an 8 MiB workspace budget (or
-// one element when that is larger: 42 MB at Cin = 768, K = 9, T_out = 1536 in f32), so the workspace does not
-// grow with the batch. Per chunk, one pass builds (or folds back) all the columns, then the GEMMs run after it and
+// Conv1d on the CPU as im2col + GEMM: the reference path, the one float64 takes, and the one 1x1 convolutions take
+// (a single GEMM on x). Other float32 convolutions go to oneDNN first (conv1d_onednn.cpp) and come here when oneDNN
+// does not take them. The batch goes in chunks whose columns fit an 8 MiB workspace budget (or one element when that
+// is larger: 42 MB at Cin = 768, K = 9, T_out = 1536 in f32), so the workspace does not grow with the batch. Per chunk, one pass builds (or folds back) all the columns, then the GEMMs run after it and
 // let OpenBLAS thread itself; BLAS is never called from inside an OpenMP region (see worth_threads).
 // x and grad_y are read through their strides, so transposed or strided views are not copied first.
 #include <algorithm>
@@ -98,8 +98,8 @@ void col2im(T* gx, const T* cols, int64_t nb, const ConvGeometry& g) {
 }
 
 // Bytes of the columns the im2col path would use: the oneDNN path may take as much for its scratchpad.
-int64_t column_bytes(const ConvGeometry& g, bool direct, size_t elem_size) {
-  return direct ? 0 : chunk_size(g, elem_size) * g.cin * g.k * g.t_out * static_cast<int64_t>(elem_size);
+int64_t column_bytes(const ConvGeometry& g, size_t elem_size) {
+  return chunk_size(g, elem_size) * g.cin * g.k * g.t_out * static_cast<int64_t>(elem_size);
 }
 
 Tensor column_workspace(const ConvGeometry& g, int64_t nb, DType dtype) {
@@ -120,8 +120,10 @@ void conv1d(const Tensor& out, const Tensor& x, const Tensor& w, const Tensor& b
   const ConvGeometry g = geometry(x.size(0), x.size(1), x.size(2), w, args);
   if (out.numel() == 0) return;
   const bool second = out2.defined();
+  // A 1x1 convolution is one BLAS GEMM on x itself here, twice as fast as oneDNN's (agf-kernels --perf, B4 Cin64
+  // T1536: 0.35 vs 0.73 ms); oneDNN takes the others.
   const bool pointwise_ok = is_pointwise(g) && blas::matrix_layout(x).ok;
-  if (onednn_conv1d(out, x, w, bias, args, column_bytes(g, pointwise_ok, x.element_size()))) {
+  if (!pointwise_ok && onednn_conv1d(out, x, w, bias, args, column_bytes(g, x.element_size()))) {
     if (second) conv1d(out2, x, w2, Tensor(), args);  // its own oneDNN call (or im2col): no columns to share
     return;
   }
@@ -175,8 +177,8 @@ void conv1d(const Tensor& out, const Tensor& x, const Tensor& w, const Tensor& b
 void conv1d_backward_input(const Tensor& grad_x, const Tensor& grad_y, const Tensor& w, ops::Conv1dArgs args) {
   const ConvGeometry g = geometry(grad_x.size(0), grad_x.size(1), grad_x.size(2), w, args);
   if (grad_x.numel() == 0) return;
-  if (onednn_conv1d_backward_input(grad_x, grad_y, w, args,
-                                   column_bytes(g, is_pointwise(g), grad_x.element_size())))
+  if (!is_pointwise(g) &&
+      onednn_conv1d_backward_input(grad_x, grad_y, w, args, column_bytes(g, grad_x.element_size())))
     return;
   const Tensor wm = weight_matrix(w);
   const Tensor gy = blas::make_blas_ready(grad_y);
@@ -207,9 +209,8 @@ void conv1d_backward_input(const Tensor& grad_x, const Tensor& grad_y, const Ten
 void conv1d_backward_weight(const Tensor& grad_w, const Tensor& grad_y, const Tensor& x, ops::Conv1dArgs args) {
   const ConvGeometry g = geometry(x.size(0), x.size(1), x.size(2), grad_w, args);
   if (grad_w.numel() == 0) return;
-  if (onednn_conv1d_backward_weight(grad_w, grad_y, x, args,
-                                    column_bytes(g, is_pointwise(g) && blas::matrix_layout(x).ok,
-                                                 x.element_size())))
+  if (!(is_pointwise(g) && blas::matrix_layout(x).ok) &&
+      onednn_conv1d_backward_weight(grad_w, grad_y, x, args, column_bytes(g, x.element_size())))
     return;
   const Tensor gy = blas::make_blas_ready(grad_y);
   const blas::MatrixLayout lg = blas::matrix_layout(gy), lx = blas::matrix_layout(x);
