@@ -107,6 +107,11 @@ struct BatchNormOut {
 // gamma/beta may be undefined (no affine).
 BatchNormOut batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
                         const Tensor& running_var, bool training, double momentum, double eps);
+// x = leaky_relu(batch_norm(x), slope) in place and in one pass, running statistics as batch_norm: the forward of
+// BatchNorm + leaky ReLU when no graph is recorded (nothing needs x or the normalised values afterwards). Bit for
+// bit what batch_norm followed by unary leaky_relu gives.
+void batch_norm_leaky_(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
+                       const Tensor& running_var, bool training, double momentum, double eps, double slope);
 struct NormGrads {
   Tensor grad_x, grad_gamma, grad_beta;  // grad_gamma/grad_beta undefined when gamma was
 };

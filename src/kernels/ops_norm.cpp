@@ -40,9 +40,11 @@ Shape leading_shape(const Tensor& x) { return Shape(x.shape().begin(), x.shape()
 
 // ------------------------------------------------------------------------------------------------ batch norm
 
-BatchNormOut batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
-                        const Tensor& running_var, bool training, double momentum, double eps) {
-  constexpr const char* what = "batch_norm";
+namespace {
+
+void check_batch_norm_args(const char* what, const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                           const Tensor& running_mean, const Tensor& running_var, bool training, double momentum,
+                           double eps) {
   check_batch_norm_input(what, x);
   const int64_t C = x.size(1);
   check_affine_pair(what, gamma, beta);
@@ -60,6 +62,15 @@ BatchNormOut batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta
   } else {
     AGF_CHECK(running_mean.defined(), "{}: eval mode needs running_mean and running_var (x {})", what, x.describe());
   }
+}
+
+}  // namespace
+
+BatchNormOut batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
+                        const Tensor& running_var, bool training, double momentum, double eps) {
+  constexpr const char* what = "batch_norm";
+  check_batch_norm_args(what, x, gamma, beta, running_mean, running_var, training, momentum, eps);
+  const int64_t C = x.size(1);
   BatchNormOut out{empty(x.shape(), x.dtype(), x.device()), empty({C}, x.dtype(), x.device()),
                    empty({C}, x.dtype(), x.device())};
   if (training && running_mean.defined()) {
@@ -69,6 +80,23 @@ BatchNormOut batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta
   AGF_CPU_ONLY(x.device(), what,
                batch_norm(out, x, gamma, beta, running_mean, running_var, training, momentum, eps));
   return out;
+}
+
+void batch_norm_leaky_(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
+                       const Tensor& running_var, bool training, double momentum, double eps, double slope) {
+  constexpr const char* what = "batch_norm_leaky_";
+  check_batch_norm_args(what, x, gamma, beta, running_mean, running_var, training, momentum, eps);
+  AGF_CHECK(std::isfinite(slope), "{}: slope {} must be finite", what, slope);
+  const int64_t C = x.size(1);
+  // The statistics the kernel reports; nothing keeps them (there is no backward).
+  BatchNormOut out{x, empty({C}, x.dtype(), x.device()), empty({C}, x.dtype(), x.device())};
+  if (training && running_mean.defined()) {
+    running_mean.storage()->bump_version();
+    running_var.storage()->bump_version();
+  }
+  x.storage()->bump_version();
+  AGF_CPU_ONLY(x.device(), what,
+               batch_norm(out, x, gamma, beta, running_mean, running_var, training, momentum, eps, &slope));
 }
 
 NormGrads batch_norm_backward(const Tensor& grad_y, const Tensor& x, const Tensor& gamma, const Tensor& save_mean,

@@ -106,12 +106,8 @@ ResidualBlock::ResidualBlock(int64_t cin, int64_t cout, double slope_) : slope(s
 Tensor ResidualBlock::forward(const Tensor& x) {
   // The main path first, the skip last: the skip's output is as large as the main path's maps, and made last it
   // lives only for the final add, so a forward without a graph holds two such maps at a time, not three.
-  Tensor h = conv1->forward(x);
-  h = bn1->forward(h);
-  h = ag::leaky_relu_owned(std::move(h), slope);
-  h = conv2->forward(h);
-  h = bn2->forward(h);
-  h = ag::leaky_relu_owned(std::move(h), slope);
+  Tensor h = bn1->forward_leaky_owned(conv1->forward(x), slope);
+  h = bn2->forward_leaky_owned(conv2->forward(h), slope);
   Tensor skip = ag::avg_pool1d(x, 4, 4);
   skip = conv3->forward(skip);
   return ag::add_owned(std::move(h), skip);

@@ -206,15 +206,29 @@ void BatchNorm1d::reset_parameters(uint64_t) {
   num_batches_tracked.zero_();
 }
 
+namespace {
+void count_batch(Tensor& num_batches_tracked) {
+  if (num_batches_tracked.device().is_cpu())
+    ++*num_batches_tracked.data<int64_t>();
+  else
+    num_batches_tracked.fill_(static_cast<double>(num_batches_tracked.item<int64_t>() + 1));
+}
+}  // namespace
+
 Tensor BatchNorm1d::forward(const Tensor& x) {
   Tensor y = ag::batch_norm(x, weight, bias, running_mean, running_var, training(), momentum, eps);
-  if (training()) {
-    if (num_batches_tracked.device().is_cpu())
-      ++*num_batches_tracked.data<int64_t>();
-    else
-      num_batches_tracked.fill_(static_cast<double>(num_batches_tracked.item<int64_t>() + 1));
-  }
+  if (training()) count_batch(num_batches_tracked);
   return y;
+}
+
+Tensor BatchNorm1d::forward_leaky_owned(Tensor x, double slope) {
+  // In place only on a tensor nothing else can see: a view or a shared buffer goes the unfused way.
+  if (autograd_detail::should_record({&x, &weight, &bias}) || !x.device().is_cpu() || x.storage().use_count() > 1 ||
+      x.dim() != 3 || x.stride(2) != 1)
+    return ag::leaky_relu_owned(forward(x), slope);
+  ops::batch_norm_leaky_(x, weight, bias, running_mean, running_var, training(), momentum, eps, slope);
+  if (training()) count_batch(num_batches_tracked);
+  return x;
 }
 
 LayerNorm::LayerNorm(int64_t channels, double eps_) : eps(eps_) {

@@ -93,6 +93,10 @@ class BatchNorm1d : public Module {
   explicit BatchNorm1d(int64_t channels, double eps = 1e-5, double momentum = 0.1);
   // Training mode: batch statistics, running statistics updated; eval mode: running statistics.
   Tensor forward(const Tensor& x);
+  // leaky_relu(forward(x), slope). Without a graph to record, x (which the caller hands over) is normalised and
+  // activated in place in one pass (ops::batch_norm_leaky_): no second map, one read and one write; bit for bit the
+  // same values.
+  Tensor forward_leaky_owned(Tensor x, double slope);
   Tensor weight, bias, running_mean, running_var, num_batches_tracked;
   double eps, momentum;
 

@@ -1,6 +1,7 @@
 // gradcheck (float64) of every layer, LoRA-wrapped layers included, and LoRA merge/unmerge.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "nn/ecgnet.h"
@@ -195,4 +196,45 @@ TEST_CASE("LoRA conv without a graph: B accumulates into the output, same values
   const int64_t out_bytes = 3 * 32 * 512 * 4;
   MESSAGE("NoGrad LoRA conv peak ", added, " bytes, the plain convolution's ", plain, ", output ", out_bytes);
   CHECK(added - plain <= 3 * 4 * 512 * 4 + 4096);
+}
+
+// BatchNorm + leaky ReLU without a graph runs in place in one pass; it must give bit for bit what the two ops give,
+// update the running statistics identically (training mode), and hold no second map.
+TEST_CASE("BatchNorm + leaky ReLU without a graph: in place, bit for bit the separate ops, running stats alike") {
+  for (const bool training : {true, false}) {
+    CAPTURE(training);
+    BatchNorm1d fused(24), separate(24);
+    for (BatchNorm1d* bn : {&fused, &separate}) {
+      bn->weight.copy_(agf::test::random_tensor({24}, 51));
+      bn->bias.copy_(agf::test::random_tensor({24}, 52));
+      bn->running_mean.copy_(agf::test::random_tensor({24}, 53));
+      bn->running_var.fill_(0.7);
+      bn->train(training);
+    }
+    const Tensor x = agf::test::random_tensor({5, 24, 300}, 54);
+    NoGradGuard ng;
+    const Tensor want = ag::leaky_relu(separate.forward(x), 0.01);
+    Tensor owned = x.clone();
+    const void* storage = owned.raw_data();
+    MemoryLedger& L = ledger(Device::cpu());
+    L.reset_peak();
+    const int64_t before = L.live_total();
+    const Tensor got = fused.forward_leaky_owned(std::move(owned), 0.01);
+    const int64_t added = L.peak_total() - before;
+    CHECK(got.raw_data() == storage);             // in place
+    CHECK(added <= 2 * 24 * 4 + 2048);            // the two (C) statistics vectors, nothing the size of x
+    CHECK(got.to_vector<float>() == want.to_vector<float>());
+    CHECK(fused.running_mean.to_vector<float>() == separate.running_mean.to_vector<float>());
+    CHECK(fused.running_var.to_vector<float>() == separate.running_var.to_vector<float>());
+    CHECK(fused.num_batches_tracked.item<int64_t>() == separate.num_batches_tracked.item<int64_t>());
+    // Some outputs must be negative, or the leaky branch went untested.
+    const auto v = got.to_vector<float>();
+    CHECK(std::count_if(v.begin(), v.end(), [](float f) { return f < 0; }) > 100);
+  }
+  // With a graph to record, it takes the two recorded ops (a gradient reaches x).
+  BatchNorm1d bn(4);
+  Tensor x = agf::test::random_tensor({2, 4, 16}, 55);
+  set_requires_grad(x, true);
+  backward(ag::sum(bn.forward_leaky_owned(x, 0.01), {}, false));
+  CHECK(grad(x).defined());
 }

@@ -45,8 +45,10 @@ void avg_pool1d_backward(const Tensor& grad_x, const Tensor& grad_y, int64_t k, 
 void max_pool1d(const Tensor& out, const Tensor& indices, const Tensor& x, int64_t k, int64_t s);
 void max_pool1d_backward(const Tensor& grad_x, const Tensor& grad_y, const Tensor& indices);
 
+// With leaky_slope, y = leaky_relu(batch_norm(x)) in the same pass; out.y may be x itself.
 void batch_norm(const ops::BatchNormOut& out, const Tensor& x, const Tensor& gamma, const Tensor& beta,
-                const Tensor& running_mean, const Tensor& running_var, bool training, double momentum, double eps);
+                const Tensor& running_mean, const Tensor& running_var, bool training, double momentum, double eps,
+                const double* leaky_slope = nullptr);
 void batch_norm_backward(const ops::NormGrads& out, const Tensor& grad_y, const Tensor& x, const Tensor& gamma,
                          const Tensor& save_mean, const Tensor& save_invstd, bool training);
 void layer_norm(const ops::LayerNormOut& out, const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps);

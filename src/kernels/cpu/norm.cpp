@@ -40,8 +40,12 @@ struct ChannelView {
 // ------------------------------------------------------------------------------------------------ batch norm
 
 void batch_norm(const ops::BatchNormOut& out, const Tensor& x, const Tensor& gamma, const Tensor& beta,
-                const Tensor& running_mean, const Tensor& running_var, bool training, double momentum, double eps) {
+                const Tensor& running_mean, const Tensor& running_var, bool training, double momentum, double eps,
+                const double* leaky_slope) {
   const ChannelView xv(x), yv(out.y);
+  // Time rows of stride 1 in both (every EcgNet map): the same arithmetic in the same order, on plain pointers the
+  // compiler vectorises.
+  const bool rows = xv.st == 1 && yv.st == 1;
   const int64_t n = xv.B * xv.T;
   dispatch_float(x.dtype(), "batch_norm", [&]<typename T>() {
     const T* xp = cptr<T>(x);
@@ -57,15 +61,30 @@ void batch_norm(const ops::BatchNormOut& out, const Tensor& x, const Tensor& gam
       if (training) {
         // Two passes: the centred sum of squares does not cancel the way E[x^2] - E[x]^2 does.
         double sum = 0;
-        for (int64_t bi = 0; bi < xv.B; ++bi)
-          for (int64_t t = 0; t < xv.T; ++t) sum += static_cast<double>(xp[xv.at(bi, c, t)]);
+        for (int64_t bi = 0; bi < xv.B; ++bi) {
+          if (rows) {
+            const T* xr = xp + xv.at(bi, c, 0);
+            for (int64_t t = 0; t < xv.T; ++t) sum += static_cast<double>(xr[t]);
+          } else {
+            for (int64_t t = 0; t < xv.T; ++t) sum += static_cast<double>(xp[xv.at(bi, c, t)]);
+          }
+        }
         mean = sum / static_cast<double>(n);
         double ss = 0;
-        for (int64_t bi = 0; bi < xv.B; ++bi)
-          for (int64_t t = 0; t < xv.T; ++t) {
-            const double d = static_cast<double>(xp[xv.at(bi, c, t)]) - mean;
-            ss += d * d;
+        for (int64_t bi = 0; bi < xv.B; ++bi) {
+          if (rows) {
+            const T* xr = xp + xv.at(bi, c, 0);
+            for (int64_t t = 0; t < xv.T; ++t) {
+              const double d = static_cast<double>(xr[t]) - mean;
+              ss += d * d;
+            }
+          } else {
+            for (int64_t t = 0; t < xv.T; ++t) {
+              const double d = static_cast<double>(xp[xv.at(bi, c, t)]) - mean;
+              ss += d * d;
+            }
           }
+        }
         const double var = ss / static_cast<double>(n);
         invstd = 1.0 / std::sqrt(var + eps);
         if (rm != nullptr) {
@@ -82,9 +101,29 @@ void batch_norm(const ops::BatchNormOut& out, const Tensor& x, const Tensor& gam
       si[c * ssi] = static_cast<T>(invstd);
       const double scale = (g != nullptr ? static_cast<double>(g[c * sg]) : 1.0) * invstd;
       const double shift = b != nullptr ? static_cast<double>(b[c * sbeta]) : 0.0;
-      for (int64_t bi = 0; bi < xv.B; ++bi)
-        for (int64_t t = 0; t < xv.T; ++t)
-          yp[yv.at(bi, c, t)] = static_cast<T>((static_cast<double>(xp[xv.at(bi, c, t)]) - mean) * scale + shift);
+      // y may be x itself (batch_norm_leaky_ under NoGrad): each element is read before it is written, and the
+      // channels are disjoint across threads. The leaky ReLU applies to the rounded value, as the separate op would.
+      const auto normalise = [&](T v) { return static_cast<T>((static_cast<double>(v) - mean) * scale + shift); };
+      const T slope = leaky_slope != nullptr ? static_cast<T>(*leaky_slope) : T(0);
+      for (int64_t bi = 0; bi < xv.B; ++bi) {
+        if (rows) {
+          const T* xr = xp + xv.at(bi, c, 0);
+          T* yr = yp + yv.at(bi, c, 0);
+          if (leaky_slope != nullptr) {
+            for (int64_t t = 0; t < xv.T; ++t) {
+              const T v = normalise(xr[t]);
+              yr[t] = v > T(0) ? v : v * slope;
+            }
+          } else {
+            for (int64_t t = 0; t < xv.T; ++t) yr[t] = normalise(xr[t]);
+          }
+        } else {
+          for (int64_t t = 0; t < xv.T; ++t) {
+            const T v = normalise(xp[xv.at(bi, c, t)]);
+            yp[yv.at(bi, c, t)] = leaky_slope != nullptr && !(v > T(0)) ? v * slope : v;
+          }
+        }
+      }
     }
   });
 }
