@@ -9,6 +9,7 @@
 // columns, at least 8 MiB) and only with one of its optimised kernels (a strided view that only its reference kernel
 // reads goes to im2col). float64 always goes to im2col, the reference. AGF_CONV=im2col turns oneDNN off.
 #include <atomic>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -164,10 +165,15 @@ const Entry& entry(const Key& key, Make&& make) {
   return cache().emplace(key, std::move(e)).first->second;
 }
 
+// oneDNN lays its scratchpad out from a base it takes as aligned more strictly than the allocator's 64 bytes (with a
+// 64-byte base, a multi-threaded backward pass wrote past the end of the buffer into the heap's bookkeeping: seen as
+// "corrupted size vs. prev_size" aborts in 2 of 16 runs). So the buffer is a page larger and its base page-aligned.
+constexpr size_t kScratchpadAlign = 4096;
+
 Tensor scratchpad(size_t bytes) {
   if (bytes == 0) return {};
   MemScope scope(MemTag::workspace);
-  return empty({static_cast<int64_t>(bytes)}, DType::u8, Device::cpu());
+  return empty({static_cast<int64_t>(bytes + kScratchpadAlign)}, DType::u8, Device::cpu());
 }
 
 // The oneDNN path's memory bound: what the im2col path would use for its columns, and at least 8 MiB.
@@ -181,9 +187,12 @@ dnnl::memory wrap(const memory::desc& d, const Tensor& t) {
 }
 
 void run(const Entry& e, std::unordered_map<int, dnnl::memory> args, const Tensor& pad) {
-  if (pad.defined())
-    args.emplace(DNNL_ARG_SCRATCHPAD, wrap(memory::desc({pad.numel()}, memory::data_type::u8, memory::format_tag::x),
-                                           pad));
+  if (pad.defined()) {
+    const auto base = reinterpret_cast<uintptr_t>(pad.raw_data());
+    const uintptr_t aligned = (base + kScratchpadAlign - 1) / kScratchpadAlign * kScratchpadAlign;
+    const memory::desc d({static_cast<memory::dim>(e.scratchpad)}, memory::data_type::u8, memory::format_tag::x);
+    args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(d, cpu_engine(), reinterpret_cast<void*>(aligned)));
+  }
   dnnl::stream s(cpu_engine());
   e.prim.execute(s, args);
   s.wait();
