@@ -20,7 +20,6 @@
 
 #include "kernels/ops.h"
 #include "tensor/device.h"
-#include "tensor/random.h"
 #include "tensor/tensor.h"
 
 using namespace agf;

@@ -1,8 +1,9 @@
 // Conv1d on the CPU as im2col + GEMM: the reference path, the one float64 takes, and the one 1x1 convolutions take
 // (a single GEMM on x). Other float32 convolutions go to oneDNN first (conv1d_onednn.cpp) and come here when oneDNN
 // does not take them. The batch goes in chunks whose columns fit an 8 MiB workspace budget (or one element when that
-// is larger: 42 MB at Cin = 768, K = 9, T_out = 1536 in f32), so the workspace does not grow with the batch. Per chunk, one pass builds (or folds back) all the columns, then the GEMMs run after it and
-// let OpenBLAS thread itself; BLAS is never called from inside an OpenMP region (see worth_threads).
+// is larger: 42 MB at Cin = 768, K = 9, T_out = 1536 in f32), so the workspace does not grow with the batch. Per
+// chunk, one pass builds (or folds back) all the columns, then the GEMMs run after it and let OpenBLAS thread itself;
+// BLAS is never called from inside an OpenMP region (see worth_threads).
 // x and grad_y are read through their strides, so transposed or strided views are not copied first.
 #include <algorithm>
 #include <cstring>

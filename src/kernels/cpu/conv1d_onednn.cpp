@@ -86,18 +86,12 @@ dnnl::engine& cpu_engine() {
   return eng;
 }
 
-// (B, C, T) as oneDNN's (N, C, H = 1, W = T), strides as the tensor has them. The size-1 H gets the stride a
-// dense layout would give it, so a contiguous tensor is exactly `nchw` and a time-major view `nhwc`.
+// (B, C, T) as oneDNN's (N, C, H = 1, W = T), strides as the tensor has them, and a weight (Cout, Cin, K) likewise as
+// (O, I, 1, K). The size-1 H gets the stride a dense layout would give it, so a contiguous tensor is exactly `nchw`
+// (`oihw`) and a time-major view `nhwc`.
 memory::desc desc_of(const Tensor& t) {
   const Dims dims{t.size(0), t.size(1), 1, t.size(2)};
   const Dims strides{t.stride(0), t.stride(1), t.size(2) * t.stride(2), t.stride(2)};
-  return memory::desc(dims, memory::data_type::f32, strides);
-}
-
-// The weight (Cout, Cin, K) as (O, I, 1, K).
-memory::desc weight_desc(const Tensor& w) {
-  const Dims dims{w.size(0), w.size(1), 1, w.size(2)};
-  const Dims strides{w.stride(0), w.stride(1), w.size(2) * w.stride(2), w.stride(2)};
   return memory::desc(dims, memory::data_type::f32, strides);
 }
 
@@ -150,17 +144,34 @@ dnnl::convolution_forward::primitive_desc forward_pd(const memory::desc& x, cons
   return {d, user_scratchpad(), cpu_engine()};
 }
 
+// What both backward passes are built from: the three descriptors, the geometry and the forward pass as the hint.
+struct BackwardDescs {
+  memory::desc x, w, y;
+  Dims strides, pad;
+  dnnl::convolution_forward::primitive_desc hint;
+};
+
+BackwardDescs backward_descs(const Tensor& x, const Tensor& w, const Tensor& y, ops::Conv1dArgs args) {
+  BackwardDescs d{desc_of(x), desc_of(w), desc_of(y), {1, args.stride}, {0, args.padding}, {}};
+  d.hint = forward_pd(d.x, d.w, nullptr, d.y, args, dnnl::prop_kind::forward_training);
+  return d;
+}
+
+template <typename PrimitiveDesc, typename Primitive>
+Entry entry_of(const PrimitiveDesc& pd) {
+  return Entry{Primitive(pd), pd.scratchpad_desc().get_size(), optimised(pd.impl_info_str())};
+}
+
 // The entry of `key`, made by `make` the first time. A descriptor oneDNN cannot build is cached as unusable.
 template <typename Make>
 const Entry& entry(const Key& key, Make&& make) {
   std::lock_guard<std::mutex> lock(g_cache_mutex);
   auto it = cache().find(key);
   if (it != cache().end()) return it->second;
-  Entry e;
+  Entry e;  // unusable unless make() succeeds
   try {
     e = make();
   } catch (const dnnl::error&) {
-    e.usable = false;
   }
   return cache().emplace(key, std::move(e)).first->second;
 }
@@ -186,7 +197,10 @@ dnnl::memory wrap(const memory::desc& d, const Tensor& t) {
   return dnnl::memory(d, cpu_engine(), const_cast<void*>(t.raw_data()));
 }
 
-void run(const Entry& e, std::unordered_map<int, dnnl::memory> args, const Tensor& pad) {
+// Draws the scratchpad from the ledger and runs the primitive; while planning, only the scratchpad is drawn.
+void launch(const Entry& e, std::unordered_map<int, dnnl::memory> args) {
+  const Tensor pad = scratchpad(e.scratchpad);
+  if (planning()) return;
   if (pad.defined()) {
     const auto base = reinterpret_cast<uintptr_t>(pad.raw_data());
     const uintptr_t aligned = (base + kScratchpadAlign - 1) / kScratchpadAlign * kScratchpadAlign;
@@ -206,20 +220,19 @@ bool onednn_conv1d(const Tensor& out, const Tensor& x, const Tensor& w, const Te
                    int64_t im2col_bytes) {
   if (!accepts(x) || x.size(0) == 0) return false;
   const bool has_bias = bias.defined();
+  if (has_bias && bias.stride(0) != 1) return false;
   const Entry& e = entry({Pass::forward, key_of(x, w, out, args, has_bias)}, [&] {
     const memory::desc bd = bias_desc(w.size(0));
-    const auto pd = forward_pd(desc_of(x), weight_desc(w), has_bias ? &bd : nullptr, desc_of(out), args,
+    const auto pd = forward_pd(desc_of(x), desc_of(w), has_bias ? &bd : nullptr, desc_of(out), args,
                                dnnl::prop_kind::forward_inference);
-    return Entry{dnnl::convolution_forward(pd), pd.scratchpad_desc().get_size(), optimised(pd.impl_info_str())};
+    return entry_of<decltype(pd), dnnl::convolution_forward>(pd);
   });
-  if (!fits(e, im2col_bytes) || (has_bias && bias.stride(0) != 1)) return false;
-  const Tensor pad = scratchpad(e.scratchpad);
-  if (planning()) return true;
+  if (!fits(e, im2col_bytes)) return false;
   std::unordered_map<int, dnnl::memory> a{{DNNL_ARG_SRC, wrap(desc_of(x), x)},
-                                          {DNNL_ARG_WEIGHTS, wrap(weight_desc(w), w)},
+                                          {DNNL_ARG_WEIGHTS, wrap(desc_of(w), w)},
                                           {DNNL_ARG_DST, wrap(desc_of(out), out)}};
   if (has_bias) a.emplace(DNNL_ARG_BIAS, wrap(bias_desc(w.size(0)), bias));
-  run(e, std::move(a), pad);
+  launch(e, std::move(a));
   return true;
 }
 
@@ -227,22 +240,16 @@ bool onednn_conv1d_backward_input(const Tensor& grad_x, const Tensor& grad_y, co
                                   int64_t im2col_bytes) {
   if (!accepts(grad_x) || grad_x.size(0) == 0) return false;
   const Entry& e = entry({Pass::backward_input, key_of(grad_x, grad_y, w, args, false)}, [&] {
-    const memory::desc xd = desc_of(grad_x), wd = weight_desc(w), yd = desc_of(grad_y);
-    const auto hint = forward_pd(xd, wd, nullptr, yd, args, dnnl::prop_kind::forward_training);
-    const Dims strides{1, args.stride}, pad{0, args.padding};
-    const dnnl::convolution_backward_data::primitive_desc pd(
-        dnnl::convolution_backward_data::desc(dnnl::algorithm::convolution_direct, xd, wd, yd, strides, pad, pad),
-        user_scratchpad(), cpu_engine(), hint);
-    return Entry{dnnl::convolution_backward_data(pd), pd.scratchpad_desc().get_size(), optimised(pd.impl_info_str())};
+    using Conv = dnnl::convolution_backward_data;
+    const BackwardDescs d = backward_descs(grad_x, w, grad_y, args);
+    const Conv::desc desc(dnnl::algorithm::convolution_direct, d.x, d.w, d.y, d.strides, d.pad, d.pad);
+    const Conv::primitive_desc pd(desc, user_scratchpad(), cpu_engine(), d.hint);
+    return entry_of<Conv::primitive_desc, Conv>(pd);
   });
   if (!fits(e, im2col_bytes)) return false;
-  const Tensor pad = scratchpad(e.scratchpad);
-  if (planning()) return true;
-  run(e,
-      {{DNNL_ARG_DIFF_DST, wrap(desc_of(grad_y), grad_y)},
-       {DNNL_ARG_WEIGHTS, wrap(weight_desc(w), w)},
-       {DNNL_ARG_DIFF_SRC, wrap(desc_of(grad_x), grad_x)}},
-      pad);
+  launch(e, {{DNNL_ARG_DIFF_DST, wrap(desc_of(grad_y), grad_y)},
+             {DNNL_ARG_WEIGHTS, wrap(desc_of(w), w)},
+             {DNNL_ARG_DIFF_SRC, wrap(desc_of(grad_x), grad_x)}});
   return true;
 }
 
@@ -250,23 +257,16 @@ bool onednn_conv1d_backward_weight(const Tensor& grad_w, const Tensor& grad_y, c
                                    int64_t im2col_bytes) {
   if (!accepts(x) || x.size(0) == 0) return false;
   const Entry& e = entry({Pass::backward_weight, key_of(grad_w, grad_y, x, args, false)}, [&] {
-    const memory::desc xd = desc_of(x), wd = weight_desc(grad_w), yd = desc_of(grad_y);
-    const auto hint = forward_pd(xd, wd, nullptr, yd, args, dnnl::prop_kind::forward_training);
-    const Dims strides{1, args.stride}, pad{0, args.padding};
-    const dnnl::convolution_backward_weights::primitive_desc pd(
-        dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, xd, wd, yd, strides, pad, pad),
-        user_scratchpad(), cpu_engine(), hint);
-    return Entry{dnnl::convolution_backward_weights(pd), pd.scratchpad_desc().get_size(),
-                 optimised(pd.impl_info_str())};
+    using Conv = dnnl::convolution_backward_weights;
+    const BackwardDescs d = backward_descs(x, grad_w, grad_y, args);
+    const Conv::desc desc(dnnl::algorithm::convolution_direct, d.x, d.w, d.y, d.strides, d.pad, d.pad);
+    const Conv::primitive_desc pd(desc, user_scratchpad(), cpu_engine(), d.hint);
+    return entry_of<Conv::primitive_desc, Conv>(pd);
   });
   if (!fits(e, im2col_bytes)) return false;
-  const Tensor pad = scratchpad(e.scratchpad);
-  if (planning()) return true;
-  run(e,
-      {{DNNL_ARG_DIFF_DST, wrap(desc_of(grad_y), grad_y)},
-       {DNNL_ARG_SRC, wrap(desc_of(x), x)},
-       {DNNL_ARG_DIFF_WEIGHTS, wrap(weight_desc(grad_w), grad_w)}},
-      pad);
+  launch(e, {{DNNL_ARG_DIFF_DST, wrap(desc_of(grad_y), grad_y)},
+             {DNNL_ARG_SRC, wrap(desc_of(x), x)},
+             {DNNL_ARG_DIFF_WEIGHTS, wrap(desc_of(grad_w), grad_w)}});
   return true;
 }
 
@@ -283,8 +283,8 @@ std::string onednn_summary() {
     case dnnl::cpu_isa::avx512_core_amx: isa = "avx512_core_amx"; break;
     default: break;
   }
-  if (!onednn_on()) return fmt::format("conv1d: im2col + BLAS (oneDNN {}.{}.{} off: AGF_CONV=im2col)", v->major, v->minor,
-                                       v->patch);
+  if (!onednn_on())
+    return fmt::format("conv1d: im2col + BLAS (oneDNN {}.{}.{} off: AGF_CONV=im2col)", v->major, v->minor, v->patch);
   return fmt::format("conv1d: oneDNN {}.{}.{} ({}) in float32, im2col + BLAS in float64", v->major, v->minor, v->patch,
                      isa);
 }

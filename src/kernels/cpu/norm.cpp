@@ -2,6 +2,7 @@
 // double; each element is normalised in double and rounded once to the output dtype. Inputs may have any strides.
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "kernels/cpu/cpu_ops.h"
 #include "kernels/cpu/rows.h"
@@ -43,9 +44,6 @@ void batch_norm(const ops::BatchNormOut& out, const Tensor& x, const Tensor& gam
                 const Tensor& running_mean, const Tensor& running_var, bool training, double momentum, double eps,
                 const double* leaky_slope) {
   const ChannelView xv(x), yv(out.y);
-  // Time rows of stride 1 in both (every EcgNet map): the same arithmetic in the same order, on plain pointers the
-  // compiler vectorises.
-  const bool rows = xv.st == 1 && yv.st == 1;
   const int64_t n = xv.B * xv.T;
   dispatch_float(x.dtype(), "batch_norm", [&]<typename T>() {
     const T* xp = cptr<T>(x);
@@ -55,76 +53,61 @@ void batch_norm(const ops::BatchNormOut& out, const Tensor& x, const Tensor& gam
     T *sm = mptr<T>(out.save_mean), *si = mptr<T>(out.save_invstd);
     const int64_t sg = stride0(gamma), sbeta = stride0(beta), srm = stride0(running_mean),
                   srv = stride0(running_var), ssm = stride0(out.save_mean), ssi = stride0(out.save_invstd);
+    const T slope = leaky_slope != nullptr ? static_cast<T>(*leaky_slope) : T(0);
+    // One body for any time strides xs, ys; called with compile-time 1s when both rows are contiguous (every EcgNet
+    // map), so that instance runs on plain pointers the compiler vectorises. Same arithmetic, same order either way.
+    const auto channels = [&](auto xs, auto ys) {
 #pragma omp parallel for schedule(static) if (xv.C > 1 && worth_threads(x.numel()))
-    for (int64_t c = 0; c < xv.C; ++c) {
-      double mean, invstd;
-      if (training) {
-        // Two passes: the centred sum of squares does not cancel the way E[x^2] - E[x]^2 does.
-        double sum = 0;
-        for (int64_t bi = 0; bi < xv.B; ++bi) {
-          if (rows) {
+      for (int64_t c = 0; c < xv.C; ++c) {
+        double mean, invstd;
+        if (training) {
+          // Two passes: the centred sum of squares does not cancel the way E[x^2] - E[x]^2 does.
+          double sum = 0;
+          for (int64_t bi = 0; bi < xv.B; ++bi) {
             const T* xr = xp + xv.at(bi, c, 0);
-            for (int64_t t = 0; t < xv.T; ++t) sum += static_cast<double>(xr[t]);
-          } else {
-            for (int64_t t = 0; t < xv.T; ++t) sum += static_cast<double>(xp[xv.at(bi, c, t)]);
+            for (int64_t t = 0; t < xv.T; ++t) sum += static_cast<double>(xr[t * xs]);
           }
-        }
-        mean = sum / static_cast<double>(n);
-        double ss = 0;
-        for (int64_t bi = 0; bi < xv.B; ++bi) {
-          if (rows) {
+          mean = sum / static_cast<double>(n);
+          double ss = 0;
+          for (int64_t bi = 0; bi < xv.B; ++bi) {
             const T* xr = xp + xv.at(bi, c, 0);
             for (int64_t t = 0; t < xv.T; ++t) {
-              const double d = static_cast<double>(xr[t]) - mean;
-              ss += d * d;
-            }
-          } else {
-            for (int64_t t = 0; t < xv.T; ++t) {
-              const double d = static_cast<double>(xp[xv.at(bi, c, t)]) - mean;
+              const double d = static_cast<double>(xr[t * xs]) - mean;
               ss += d * d;
             }
           }
-        }
-        const double var = ss / static_cast<double>(n);
-        invstd = 1.0 / std::sqrt(var + eps);
-        if (rm != nullptr) {
-          // The running variance takes the unbiased estimate, as PyTorch's BatchNorm1d does.
-          const double unbiased = var * static_cast<double>(n) / static_cast<double>(n - 1);
-          rm[c * srm] = static_cast<T>((1.0 - momentum) * static_cast<double>(rm[c * srm]) + momentum * mean);
-          rv[c * srv] = static_cast<T>((1.0 - momentum) * static_cast<double>(rv[c * srv]) + momentum * unbiased);
-        }
-      } else {
-        mean = static_cast<double>(rm[c * srm]);
-        invstd = 1.0 / std::sqrt(static_cast<double>(rv[c * srv]) + eps);
-      }
-      sm[c * ssm] = static_cast<T>(mean);
-      si[c * ssi] = static_cast<T>(invstd);
-      const double scale = (g != nullptr ? static_cast<double>(g[c * sg]) : 1.0) * invstd;
-      const double shift = b != nullptr ? static_cast<double>(b[c * sbeta]) : 0.0;
-      // y may be x itself (batch_norm_leaky_ under NoGrad): each element is read before it is written, and the
-      // channels are disjoint across threads. The leaky ReLU applies to the rounded value, as the separate op would.
-      const auto normalise = [&](T v) { return static_cast<T>((static_cast<double>(v) - mean) * scale + shift); };
-      const T slope = leaky_slope != nullptr ? static_cast<T>(*leaky_slope) : T(0);
-      for (int64_t bi = 0; bi < xv.B; ++bi) {
-        if (rows) {
-          const T* xr = xp + xv.at(bi, c, 0);
-          T* yr = yp + yv.at(bi, c, 0);
-          if (leaky_slope != nullptr) {
-            for (int64_t t = 0; t < xv.T; ++t) {
-              const T v = normalise(xr[t]);
-              yr[t] = v > T(0) ? v : v * slope;
-            }
-          } else {
-            for (int64_t t = 0; t < xv.T; ++t) yr[t] = normalise(xr[t]);
+          const double var = ss / static_cast<double>(n);
+          invstd = 1.0 / std::sqrt(var + eps);
+          if (rm != nullptr) {
+            // The running variance takes the unbiased estimate, as PyTorch's BatchNorm1d does.
+            const double unbiased = var * static_cast<double>(n) / static_cast<double>(n - 1);
+            rm[c * srm] = static_cast<T>((1.0 - momentum) * static_cast<double>(rm[c * srm]) + momentum * mean);
+            rv[c * srv] = static_cast<T>((1.0 - momentum) * static_cast<double>(rv[c * srv]) + momentum * unbiased);
           }
         } else {
+          mean = static_cast<double>(rm[c * srm]);
+          invstd = 1.0 / std::sqrt(static_cast<double>(rv[c * srv]) + eps);
+        }
+        sm[c * ssm] = static_cast<T>(mean);
+        si[c * ssi] = static_cast<T>(invstd);
+        const double scale = (g != nullptr ? static_cast<double>(g[c * sg]) : 1.0) * invstd;
+        const double shift = b != nullptr ? static_cast<double>(b[c * sbeta]) : 0.0;
+        // y may be x itself (batch_norm_leaky_ under NoGrad): each element is read before it is written, and the
+        // channels are disjoint across threads. The leaky ReLU applies to the rounded value, as the separate op would.
+        for (int64_t bi = 0; bi < xv.B; ++bi) {
+          const T* xr = xp + xv.at(bi, c, 0);
+          T* yr = yp + yv.at(bi, c, 0);
           for (int64_t t = 0; t < xv.T; ++t) {
-            const T v = normalise(xp[xv.at(bi, c, t)]);
-            yp[yv.at(bi, c, t)] = leaky_slope != nullptr && !(v > T(0)) ? v * slope : v;
+            const T v = static_cast<T>((static_cast<double>(xr[t * xs]) - mean) * scale + shift);
+            yr[t * ys] = leaky_slope != nullptr && !(v > T(0)) ? v * slope : v;
           }
         }
       }
-    }
+    };
+    if (xv.st == 1 && yv.st == 1)
+      channels(std::integral_constant<int64_t, 1>{}, std::integral_constant<int64_t, 1>{});
+    else
+      channels(xv.st, yv.st);
   });
 }
 
