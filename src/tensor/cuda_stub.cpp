@@ -9,6 +9,7 @@ int cuda_device_count() { return 0; }
 std::string cuda_unavailable_reason() { return "this build has no CUDA backend (configured with -Dcuda=disabled or no nvcc)"; }
 std::string cuda_device_name(int) { AGF_FAIL("{}", cuda_unavailable_reason()); }
 void cuda_synchronize() {}
+CudaMemInfo cuda_mem_info(int) { AGF_FAIL("{}", cuda_unavailable_reason()); }
 void profiler_start() {}
 void profiler_stop() {}
 

@@ -31,6 +31,12 @@ int cuda_device_count();
 std::string cuda_unavailable_reason();  // empty when a device answers
 std::string cuda_device_name(int index);
 void cuda_synchronize();
+// cudaMemGetInfo of a device: what the whole device has in use (every process, the CUDA context, cuBLAS and cuDNN's
+// own allocations, the caching allocator's reserve) beside the ledger's figures, which count only tensors.
+struct CudaMemInfo {
+  int64_t free_bytes = 0, total_bytes = 0;
+};
+CudaMemInfo cuda_mem_info(int index);
 // Throws with the reason when `d` is a CUDA device that cannot be used.
 void require_device(const Device& d);
 

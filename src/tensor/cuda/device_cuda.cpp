@@ -10,6 +10,7 @@
 
 #include "tensor/cuda/copy_kernels.h"
 #include "tensor/cuda/cuda_check.h"
+#include "tensor/cuda/stream.h"
 #include "tensor/cuda/strided_desc.h"
 #include "tensor/dtype_codes.h"
 #include "tensor/nvtx.h"
@@ -68,6 +69,14 @@ void cuda_synchronize() {
   if (cuda_available()) AGF_CUDA_CHECK(cudaDeviceSynchronize());
 }
 
+CudaMemInfo cuda_mem_info(int index) {
+  require_device(Device::cuda(index));
+  AGF_CUDA_CHECK(cudaSetDevice(index));
+  size_t free_b = 0, total_b = 0;
+  AGF_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
+  return {static_cast<int64_t>(free_b), static_cast<int64_t>(total_b)};
+}
+
 void profiler_start() {
   if (cuda_available()) AGF_CUDA_CHECK(cudaProfilerStart());
 }
@@ -75,6 +84,33 @@ void profiler_start() {
 void profiler_stop() {
   if (cuda_available()) AGF_CUDA_CHECK(cudaProfilerStop());
 }
+
+namespace cuda {
+
+cudaStream_t device_stream(int index) {
+  static std::mutex mu;
+  static auto* streams = new std::vector<cudaStream_t>();  // never destroyed: the driver may be gone at exit
+  std::lock_guard lk(mu);
+  if (streams->empty()) streams->resize(cuda_device_count(), nullptr);
+  AGF_CHECK(index >= 0 && index < static_cast<int>(streams->size()), "no CUDA device {}", index);
+  cudaStream_t& st = (*streams)[index];
+  if (st == nullptr) {
+    int prev = 0;
+    AGF_CUDA_CHECK(cudaGetDevice(&prev));
+    AGF_CUDA_CHECK(cudaSetDevice(index));
+    AGF_CUDA_CHECK(cudaStreamCreateWithFlags(&st, cudaStreamDefault));
+    AGF_CUDA_CHECK(cudaSetDevice(prev));
+  }
+  return st;
+}
+
+cudaStream_t current_stream() {
+  int index = 0;
+  AGF_CUDA_CHECK(cudaGetDevice(&index));
+  return device_stream(index);
+}
+
+}  // namespace cuda
 
 namespace detail {
 

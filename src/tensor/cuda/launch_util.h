@@ -15,12 +15,28 @@ struct StridedDesc {
   int64_t strides[N][kMaxLaunchDims] = {};
 };
 
+// The most blocks a launch gets: grid-stride loops cover the rest. Tests lower it (set_grid_cap) so that small
+// shapes wrap the loop too, the path a real launch only takes past 2^31 elements.
+inline int64_t& grid_cap_ref() {
+  static int64_t cap = 65535LL * 32;
+  return cap;
+}
+inline int64_t grid_cap() { return grid_cap_ref(); }
+// Returns the previous cap; cap >= 1.
+inline int64_t set_grid_cap(int64_t cap) {
+  const int64_t prev = grid_cap_ref();
+  grid_cap_ref() = cap < 1 ? 1 : cap;
+  return prev;
+}
+
 // Grid size for n elements at `threads` per block, capped so that grid-stride loops cover the rest.
 inline unsigned grid_for(int64_t n, int threads = 256) {
   const int64_t blocks = (n + threads - 1) / threads;
-  constexpr int64_t kMaxBlocks = 65535LL * 32;
-  return static_cast<unsigned>(blocks < 1 ? 1 : (blocks > kMaxBlocks ? kMaxBlocks : blocks));
+  const int64_t cap = grid_cap();
+  return static_cast<unsigned>(blocks < 1 ? 1 : (blocks > cap ? cap : blocks));
 }
+// Grid size for kernels with one block per row (or channel, or output): `rows` blocks, capped likewise.
+inline unsigned grid_for_rows(int64_t rows) { return grid_for(rows, 1); }
 
 #if defined(__CUDACC__)
 // Element offsets of linear index i (row-major over d.sizes) for each of the N operands.
@@ -37,6 +53,8 @@ __device__ __forceinline__ void offsets(const StridedDesc<N>& d, int64_t i, int6
 // A grid-stride loop: any grid size covers all n elements (grid_for caps the grid).
 #define AGF_GRID_STRIDE_LOOP(i, n) \
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n); i += int64_t(gridDim.x) * blockDim.x)
+// The same over rows with one block per row: every thread of the block sees the same `row`.
+#define AGF_BLOCK_STRIDE_LOOP(row, rows) for (int64_t row = blockIdx.x; row < (rows); row += gridDim.x)
 #endif
 
 }  // namespace agf::cuda
