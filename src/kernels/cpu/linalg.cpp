@@ -9,46 +9,9 @@
 
 namespace agf::cpu {
 
-namespace {
-
-// The row stride of a's batch and row dims taken together as one dim of rows, or 0 when they do not collapse
-// (then each batch needs its own GEMM).
-int64_t folded_row_stride(const Tensor& a) {
-  const int64_t nd = a.dim();
-  bool found = false;
-  int64_t stride = 0, expected = 0;
-  for (int64_t d = nd - 2; d >= 0; --d) {
-    if (a.size(d) == 1) continue;
-    if (!found) {
-      found = true;
-      stride = a.stride(d);
-      expected = stride * a.size(d);
-    } else {
-      if (a.stride(d) != expected) return 0;
-      expected *= a.size(d);
-    }
-  }
-  if (!found) return a.size(nd - 1);  // all size 1: a single row
-  return stride > 0 ? stride : 0;
-}
-
-bool batch_is_broadcast(const Tensor& t) {
-  for (int64_t d = 0; d + 2 < t.dim(); ++d)
-    if (t.size(d) > 1 && t.stride(d) != 0) return false;
-  return true;
-}
-
-// Element offset of batch matrix `i` (row-major over the batch dims) in t.
-int64_t batch_offset(const Tensor& t, int64_t i) {
-  int64_t off = 0;
-  for (int64_t d = t.dim() - 3; d >= 0; --d) {
-    off += (i % t.size(d)) * t.stride(d);
-    i /= t.size(d);
-  }
-  return off;
-}
-
-}  // namespace
+using ::agf::blas::batch_is_broadcast;
+using ::agf::blas::batch_offset;
+using ::agf::blas::folded_row_stride;
 
 void matmul(const Tensor& out, const Tensor& a_in, const Tensor& b_in, bool trans_a, bool trans_b, double alpha,
             double beta) {
