@@ -1,11 +1,13 @@
 // Batch norm and layer norm on the CPU. Statistics and the per-row/per-channel sums of the backward are kept in
 // double; each element is normalised in double and rounded once to the output dtype. Inputs may have any strides.
+// The formulas are kernels/row_math.h, shared with the CUDA kernels.
 #include <algorithm>
 #include <cmath>
 #include <type_traits>
 
 #include "kernels/cpu/cpu_ops.h"
 #include "kernels/cpu/rows.h"
+#include "kernels/row_math.h"
 #include "tensor/ledger.h"
 #include "tensor/planning.h"
 
@@ -77,20 +79,20 @@ void batch_norm(const ops::BatchNormOut& out, const Tensor& x, const Tensor& gam
             }
           }
           const double var = ss / static_cast<double>(n);
-          invstd = 1.0 / std::sqrt(var + eps);
+          invstd = math::invstd(var, eps);
           if (rm != nullptr) {
             // The running variance takes the unbiased estimate, as PyTorch's BatchNorm1d does.
-            const double unbiased = var * static_cast<double>(n) / static_cast<double>(n - 1);
-            rm[c * srm] = static_cast<T>((1.0 - momentum) * static_cast<double>(rm[c * srm]) + momentum * mean);
-            rv[c * srv] = static_cast<T>((1.0 - momentum) * static_cast<double>(rv[c * srv]) + momentum * unbiased);
+            const double unbiased = math::unbiased_var(var, n);
+            rm[c * srm] = static_cast<T>(math::running_update(static_cast<double>(rm[c * srm]), mean, momentum));
+            rv[c * srv] = static_cast<T>(math::running_update(static_cast<double>(rv[c * srv]), unbiased, momentum));
           }
         } else {
           mean = static_cast<double>(rm[c * srm]);
-          invstd = 1.0 / std::sqrt(static_cast<double>(rv[c * srv]) + eps);
+          invstd = math::invstd(static_cast<double>(rv[c * srv]), eps);
         }
         sm[c * ssm] = static_cast<T>(mean);
         si[c * ssi] = static_cast<T>(invstd);
-        const double scale = (g != nullptr ? static_cast<double>(g[c * sg]) : 1.0) * invstd;
+        const double scale = math::bn_scale(g != nullptr ? static_cast<double>(g[c * sg]) : 1.0, invstd);
         const double shift = b != nullptr ? static_cast<double>(b[c * sbeta]) : 0.0;
         // y may be x itself (batch_norm_leaky_ under NoGrad): each element is read before it is written, and the
         // channels are disjoint across threads. The leaky ReLU applies to the rounded value, as the separate op would.
@@ -98,8 +100,8 @@ void batch_norm(const ops::BatchNormOut& out, const Tensor& x, const Tensor& gam
           const T* xr = xp + xv.at(bi, c, 0);
           T* yr = yp + yv.at(bi, c, 0);
           for (int64_t t = 0; t < xv.T; ++t) {
-            const T v = static_cast<T>((static_cast<double>(xr[t * xs]) - mean) * scale + shift);
-            yr[t * ys] = leaky_slope != nullptr && !(v > T(0)) ? v * slope : v;
+            const T v = math::bn_apply(xr[t * xs], mean, scale, shift);
+            yr[t * ys] = leaky_slope != nullptr ? math::leaky(v, slope) : v;
           }
         }
       }
@@ -130,22 +132,22 @@ void batch_norm_backward(const ops::NormGrads& out, const Tensor& grad_y, const 
           for (int64_t t = 0; t < xv.T; ++t) {
             const double gy = static_cast<double>(gyp[gyv.at(bi, c, t)]);
             sum_gy += gy;
-            sum_gy_xhat += gy * (static_cast<double>(xp[xv.at(bi, c, t)]) - mean) * invstd;
+            sum_gy_xhat += math::grad_xhat_term(gy, static_cast<double>(xp[xv.at(bi, c, t)]), mean, invstd);
           }
       }
       if (g != nullptr) {
         gg[c * sgg] = static_cast<T>(sum_gy_xhat);
         gb[c * sgb] = static_cast<T>(sum_gy);
       }
-      const double scale = (g != nullptr ? static_cast<double>(g[c * sg]) : 1.0) * invstd;
+      const double scale = math::bn_scale(g != nullptr ? static_cast<double>(g[c * sg]) : 1.0, invstd);
       // Training: the batch statistics depend on x, which removes the gradient's mean and its projection on xhat.
       const double mean_gy = training ? sum_gy / static_cast<double>(n) : 0.0;
       const double mean_gy_xhat = training ? sum_gy_xhat / static_cast<double>(n) : 0.0;
       for (int64_t bi = 0; bi < xv.B; ++bi)
         for (int64_t t = 0; t < xv.T; ++t) {
           const double gy = static_cast<double>(gyp[gyv.at(bi, c, t)]);
-          const double xhat = (static_cast<double>(xp[xv.at(bi, c, t)]) - mean) * invstd;
-          gxp[gxv.at(bi, c, t)] = static_cast<T>(scale * (gy - mean_gy - xhat * mean_gy_xhat));
+          const double xhat = math::xhat(static_cast<double>(xp[xv.at(bi, c, t)]), mean, invstd);
+          gxp[gxv.at(bi, c, t)] = static_cast<T>(math::norm_grad_x(scale, gy, mean_gy, xhat, mean_gy_xhat));
         }
     }
   });
@@ -173,15 +175,12 @@ void layer_norm(const ops::LayerNormOut& out, const Tensor& x, const Tensor& gam
         const double c = static_cast<double>(xrow[d * sx]) - mean;
         ss += c * c;
       }
-      const double rstd = 1.0 / std::sqrt(ss / static_cast<double>(D) + eps);
+      const double rstd = math::invstd(ss / static_cast<double>(D), eps);
       mp[mr.offset(r)] = static_cast<T>(mean);
       rp[rr.offset(r)] = static_cast<T>(rstd);
-      for (int64_t d = 0; d < D; ++d) {
-        double v = (static_cast<double>(xrow[d * sx]) - mean) * rstd;
-        if (g != nullptr) v *= static_cast<double>(g[d * sg]);
-        if (b != nullptr) v += static_cast<double>(b[d * sb]);
-        yrow[d * sy] = static_cast<T>(v);
-      }
+      for (int64_t d = 0; d < D; ++d)
+        yrow[d * sy] = math::layer_norm_apply(xrow[d * sx], mean, rstd, g != nullptr ? g + d * sg : nullptr,
+                                              b != nullptr ? b + d * sb : nullptr);
     }
   });
 }
@@ -216,13 +215,13 @@ void layer_norm_backward(const ops::NormGrads& out, const Tensor& grad_y, const 
       for (int64_t d = 0; d < D; ++d) {
         const double gh = static_cast<double>(gyrow[d * sgy]) * (g != nullptr ? static_cast<double>(g[d * sg]) : 1.0);
         sum_gh += gh;
-        sum_gh_xhat += gh * (static_cast<double>(xrow[d * sx]) - mu) * rs;
+        sum_gh_xhat += math::grad_xhat_term(gh, static_cast<double>(xrow[d * sx]), mu, rs);
       }
       const double mean_gh = sum_gh / static_cast<double>(D), mean_gh_xhat = sum_gh_xhat / static_cast<double>(D);
       for (int64_t d = 0; d < D; ++d) {
         const double gh = static_cast<double>(gyrow[d * sgy]) * (g != nullptr ? static_cast<double>(g[d * sg]) : 1.0);
-        const double xhat = (static_cast<double>(xrow[d * sx]) - mu) * rs;
-        gxrow[d * sgx] = static_cast<T>(rs * (gh - mean_gh - xhat * mean_gh_xhat));
+        const double xhat = math::xhat(static_cast<double>(xrow[d * sx]), mu, rs);
+        gxrow[d * sgx] = static_cast<T>(math::norm_grad_x(rs, gh, mean_gh, xhat, mean_gh_xhat));
       }
     }
     if (g == nullptr) return;
@@ -241,7 +240,7 @@ void layer_norm_backward(const ops::NormGrads& out, const Tensor& grad_y, const 
         const double mu = static_cast<double>(mp[mr.offset(r)]), rs = static_cast<double>(rp[rr.offset(r)]);
         for (int64_t d = 0; d < D; ++d) {
           const double gy = static_cast<double>(gyrow[d * sgy]);
-          pg[d] += gy * (static_cast<double>(xrow[d * sx]) - mu) * rs;
+          pg[d] += math::grad_xhat_term(gy, static_cast<double>(xrow[d * sx]), mu, rs);
           pb[d] += gy;
         }
       }

@@ -1,17 +1,12 @@
-// Softmax over the last dim (the attention probabilities) and its backward, on the CPU, for any strides.
-#include <algorithm>
+// Softmax over the last dim (the attention probabilities) and its backward, on the CPU, for any strides. The
+// formulas (the causal mask's score included) are kernels/row_math.h, shared with the CUDA kernels.
 #include <cmath>
 
 #include "kernels/cpu/cpu_ops.h"
 #include "kernels/cpu/rows.h"
+#include "kernels/row_math.h"
 
 namespace agf::cpu {
-
-namespace {
-// What the reference model writes over a masked score (scores*mask - 1e10*(1-mask)); exp of it minus the row max
-// underflows to exactly 0, so masked keys get exactly zero probability.
-constexpr double kMaskedScore = -1e10;
-}  // namespace
 
 void softmax(const Tensor& out, const Tensor& x, bool causal) {
   const int64_t D = x.size(-1);
@@ -27,21 +22,21 @@ void softmax(const Tensor& out, const Tensor& x, bool causal) {
       const T* xrow = xp + xr.offset(r);
       T* yrow = yp + yr.offset(r);
       // Keys 0..n_live-1 are visible to this query; the rest are masked.
-      const int64_t n_live = causal ? std::min<int64_t>(D, r % n_queries + 1) : D;
+      const int64_t n_live = math::softmax_live_keys(r, n_queries, D, causal);
       double mx = -INFINITY;
       for (int64_t j = 0; j < n_live; ++j) mx = std::fmax(mx, static_cast<double>(xrow[j * sx]));
-      if (n_live < D) mx = std::fmax(mx, kMaskedScore);
+      mx = math::softmax_row_max(mx, n_live, D);
       // exp(x - max) is stored once in the output and summed in double, then scaled: one exp per element.
       double sum = 0;
       for (int64_t j = 0; j < n_live; ++j) {
-        const double e = std::exp(static_cast<double>(xrow[j * sx]) - mx);
+        const double e = math::softmax_exp(static_cast<double>(xrow[j * sx]), mx);
         yrow[j * sy] = static_cast<T>(e);
         sum += e;
       }
-      const double masked_e = std::exp(kMaskedScore - mx);
-      sum += masked_e * static_cast<double>(D - n_live);
+      const double masked_e = math::softmax_masked_exp(mx);
+      sum = math::softmax_total(sum, masked_e, D - n_live);
       const double inv = 1.0 / sum;
-      for (int64_t j = 0; j < n_live; ++j) yrow[j * sy] = static_cast<T>(static_cast<double>(yrow[j * sy]) * inv);
+      for (int64_t j = 0; j < n_live; ++j) yrow[j * sy] = math::softmax_scale(yrow[j * sy], inv);
       for (int64_t j = n_live; j < D; ++j) yrow[j * sy] = static_cast<T>(masked_e * inv);
     }
   });
@@ -64,8 +59,7 @@ void softmax_backward(const Tensor& grad_x, const Tensor& grad_y, const Tensor& 
       double dot = 0;
       for (int64_t j = 0; j < D; ++j) dot += static_cast<double>(gyrow[j * sgy]) * static_cast<double>(yrow[j * sy]);
       for (int64_t j = 0; j < D; ++j)
-        gxrow[j * sgx] =
-            static_cast<T>(static_cast<double>(yrow[j * sy]) * (static_cast<double>(gyrow[j * sgy]) - dot));
+        gxrow[j * sgx] = math::softmax_grad(yrow[j * sy], gyrow[j * sgy], dot);
     }
   });
 }
