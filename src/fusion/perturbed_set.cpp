@@ -29,7 +29,9 @@ std::vector<double> PerturbedSet::sqnorms(const ops::SpsaDirection& d) const {
     numels.push_back(e.numel);
     offsets.push_back(e.offset);
   }
-  return ops::spsa_sqnorms(numels, offsets, d);
+  // The regeneration runs where the parameters live (the set is on one device: spsa_perturb_ checks it).
+  const Device device = entries_.empty() ? Device::cpu() : entries_.front().param->device();
+  return ops::spsa_sqnorms(numels, offsets, d, device);
 }
 
 }  // namespace agf::fusion

@@ -46,11 +46,13 @@ bool is_head(const std::string& name) {
 class Phase {
  public:
   Phase(const char* name, Device device, StepRecord& rec)
-      : range_(name), name_(name), ledger_(ledger(device)), rec_(rec), t0_(Clock::now()) {
+      : range_(name), name_(name), device_(device), ledger_(ledger(device)), rec_(rec), t0_(Clock::now()) {
     ledger_.reset_peak();
     start_ = ledger_.live_total();
   }
   ~Phase() {
+    // Kernels run asynchronously on a GPU: the phase ends when its work does (one synchronisation per phase).
+    if (device_.is_cuda()) cuda_synchronize();
     const int64_t peak = ledger_.peak_total();
     PhaseStats p{name_, std::chrono::duration<double>(Clock::now() - t0_).count(), peak, start_, {}};
     for (int t = 0; t < kNumMemTags; ++t) p.tag_peak_bytes[t] = ledger_.peak(static_cast<MemTag>(t));
@@ -63,6 +65,7 @@ class Phase {
  private:
   NvtxRange range_;
   const char* name_;
+  Device device_;
   MemoryLedger& ledger_;
   StepRecord& rec_;
   Clock::time_point t0_;
@@ -249,7 +252,7 @@ void FusionStep::update(const ZoEstimate* zo, double coef, double lr, StepRecord
     Tensor& param = *params[i].second;
     if (opt_.grad_topk > 0 && opt_.grad_topk < 1 && param.numel() > 0) {
       const auto k = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(opt_.grad_topk * param.numel())));
-      g.keep_threshold = ops::fused_gradient_kth_abs(param.numel(), g, k);
+      g.keep_threshold = ops::fused_gradient_kth_abs(param.numel(), g, k, param.device());
     }
     const nn::AdamW::Slot slot = opt_adamw_.prepare(i, lr);
     ops::fused_adamw_(param, slot.m, slot.v, g, slot.args);

@@ -178,9 +178,10 @@ struct SpsaDirection {
 // whose theta +- eps z crosses a power of two (or a rounding tie) keeps a rounding of drift.
 void spsa_perturb_(const std::vector<Tensor>& params, const std::vector<uint64_t>& offsets, const SpsaDirection& d,
                    double scale, int repeats = 1);
-// Per tensor (numel, offset): sum_i d_i^2, in double, in an order independent of the thread count.
+// Per tensor (numel, offset): sum_i d_i^2, in double, in an order independent of the thread count, computed on
+// `device` (the parameters' device: on a GPU the regeneration runs there, one launch for the whole set).
 std::vector<double> spsa_sqnorms(const std::vector<int64_t>& numels, const std::vector<uint64_t>& offsets,
-                                 const SpsaDirection& d);
+                                 const SpsaDirection& d, Device device = Device::cpu());
 
 // The gradient of one parameter tensor as the fused update forms it, element by element, never materialised:
 //   g_i = fo_scale * g_fo[i] + zo_scale * d_i   (g_fo undefined: 0; zo_scale 0 or no query: no d at all)
@@ -199,12 +200,14 @@ void fused_adamw_(const Tensor& param, const Tensor& m, const Tensor& v, const F
 // The k-th largest |g_i| (1 <= k <= numel) of the fused gradient of a tensor of `numel` elements, found by selection
 // (four radix passes of 8 bits over the float32 bit patterns of |g|, each regenerating g), not by sorting a copy.
 // For f64 gradients the selection runs on |g| rounded to float32.
-double fused_gradient_kth_abs(int64_t numel, const FusedGradient& g, int64_t k);
+double fused_gradient_kth_abs(int64_t numel, const FusedGradient& g, int64_t k, Device device = Device::cpu());
 
 // ---------------------------------------------------------------- runtime
 // One line naming what the CPU kernels run on: OpenMP threads, the BLAS library with its configuration and the core
 // it chose (a BLAS that falls back to a generic core on an unknown CPU is several times slower: never silently).
 std::string cpu_backend_summary();
+// The same for a CUDA device: its name, the CUDA runtime and driver, cuBLAS and cuDNN, and the float32 math policy.
+std::string device_summary(Device device);
 // OpenBLAS cores by vector width: 3 AVX-512 (SkylakeX, Cooperlake, SapphireRapids), 2 AVX2 (Haswell, Zen),
 // 1 AVX (Sandybridge, ...), 0 older or unknown. Names compare without case.
 int blas_core_width(const std::string& core);

@@ -150,8 +150,7 @@ void matmul_out(const Tensor& out, const Tensor& a, const Tensor& b, bool trans_
             trans_b ? " (transposed)" : "");
   check_no_overlap("matmul", out, {&a, &b});
   out.storage()->bump_version();
-  AGF_CPU_ONLY_WITH_WORKSPACE(a.device(), "matmul",
-               matmul(out, expand_batch(a, d.batch), expand_batch(b, d.batch), trans_a, trans_b, alpha, beta));
+  AGF_DISPATCH_WITH_WORKSPACE(a.device(), matmul(out, expand_batch(a, d.batch), expand_batch(b, d.batch), trans_a, trans_b, alpha, beta));
 }
 
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
@@ -173,7 +172,7 @@ void conv1d_out(const Tensor& out, const Tensor& x, const Tensor& w, const Tenso
             out.describe(), shape_str(expect), x.describe(), w.describe(), args.stride, args.padding);
   check_no_overlap("conv1d", out, {&x, &w, &bias});
   out.storage()->bump_version();
-  AGF_CPU_ONLY_WITH_WORKSPACE(x.device(), "conv1d", conv1d(out, x, w, bias, args));
+  AGF_DISPATCH_WITH_WORKSPACE(x.device(), conv1d(out, x, w, bias, args));
 }
 
 void conv1d_pair_out(const Tensor& out, const Tensor& out2, const Tensor& x, const Tensor& w, const Tensor& bias,
@@ -194,7 +193,7 @@ void conv1d_pair_out(const Tensor& out, const Tensor& out2, const Tensor& x, con
   check_no_overlap(what, out2, {&x, &w, &bias, &w2});
   out.storage()->bump_version();
   out2.storage()->bump_version();
-  AGF_CPU_ONLY_WITH_WORKSPACE(x.device(), what, conv1d(out, x, w, bias, args, out2, w2));
+  AGF_DISPATCH_WITH_WORKSPACE(x.device(), conv1d(out, x, w, bias, args, out2, w2));
 }
 
 Tensor conv1d(const Tensor& x, const Tensor& w, const Tensor& bias, Conv1dArgs args) {
@@ -217,7 +216,7 @@ Tensor conv1d_backward_input(const Tensor& grad_y, const Tensor& w, int64_t t_in
             "{}: grad_y is {} but (B, {}, {}) is expected for w {} and input length {} (stride {}, padding {})", what,
             grad_y.describe(), w.size(0), t_out, w.describe(), t_in, args.stride, args.padding);
   Tensor grad_x = empty({grad_y.size(0), w.size(1), t_in}, grad_y.dtype(), grad_y.device());
-  AGF_CPU_ONLY_WITH_WORKSPACE(grad_y.device(), what, conv1d_backward_input(grad_x, grad_y, w, args));
+  AGF_DISPATCH_WITH_WORKSPACE(grad_y.device(), conv1d_backward_input(grad_x, grad_y, w, args));
   return grad_x;
 }
 
@@ -236,7 +235,7 @@ Tensor conv1d_backward_weight(const Tensor& grad_y, const Tensor& x, int64_t k, 
             "{}: grad_y is {} but (B = {}, Cout, {}) is expected for x {}, kernel size {} (stride {}, padding {})",
             what, grad_y.describe(), x.size(0), t_out, x.describe(), k, args.stride, args.padding);
   Tensor grad_w = empty({grad_y.size(1), x.size(1), k}, x.dtype(), x.device());
-  AGF_CPU_ONLY_WITH_WORKSPACE(x.device(), what, conv1d_backward_weight(grad_w, grad_y, x, args));
+  AGF_DISPATCH_WITH_WORKSPACE(x.device(), conv1d_backward_weight(grad_w, grad_y, x, args));
   return grad_w;
 }
 
@@ -250,7 +249,7 @@ Tensor conv1d_backward_bias(const Tensor& grad_y) {
 Tensor avg_pool1d(const Tensor& x, int64_t k, int64_t s) {
   check_pool("avg_pool1d", x, x.dim() >= 1 ? x.size(-1) : 0, k, s);
   Tensor out = empty(with_last(x.shape(), pool_out_len(x.size(-1), k, s)), x.dtype(), x.device());
-  AGF_CPU_ONLY(x.device(), "avg_pool1d", avg_pool1d(out, x, k, s));
+  AGF_DISPATCH_BACKEND(x.device(), avg_pool1d(out, x, k, s));
   return out;
 }
 
@@ -261,7 +260,7 @@ Tensor avg_pool1d_backward(const Tensor& grad_y, int64_t t_in, int64_t k, int64_
   AGF_CHECK(grad_y.size(-1) == t_out, "{}: grad_y {} must have {} steps for input length {}, kernel {}, stride {}",
             what, grad_y.describe(), t_out, t_in, k, s);
   Tensor grad_x = empty(with_last(grad_y.shape(), t_in), grad_y.dtype(), grad_y.device());
-  AGF_CPU_ONLY(grad_y.device(), what, avg_pool1d_backward(grad_x, grad_y, k, s));
+  AGF_DISPATCH_BACKEND(grad_y.device(), avg_pool1d_backward(grad_x, grad_y, k, s));
   return grad_x;
 }
 
@@ -269,7 +268,7 @@ MaxResult max_pool1d(const Tensor& x, int64_t k, int64_t s) {
   check_pool("max_pool1d", x, x.dim() >= 1 ? x.size(-1) : 0, k, s);
   const Shape shape = with_last(x.shape(), pool_out_len(x.size(-1), k, s));
   MaxResult r{empty(shape, x.dtype(), x.device()), empty(shape, DType::i64, x.device())};
-  AGF_CPU_ONLY(x.device(), "max_pool1d", max_pool1d(r.values, r.indices, x, k, s));
+  AGF_DISPATCH_BACKEND(x.device(), max_pool1d(r.values, r.indices, x, k, s));
   return r;
 }
 
@@ -281,7 +280,7 @@ Tensor max_pool1d_backward(const Tensor& grad_y, const Tensor& indices, int64_t 
             "{}: grad_y {} and indices {} (i64 expected) must have one shape, input length {} >= 1", what,
             grad_y.describe(), indices.describe(), t_in);
   Tensor grad_x = empty(with_last(grad_y.shape(), t_in), grad_y.dtype(), grad_y.device());
-  AGF_CPU_ONLY(grad_y.device(), what, max_pool1d_backward(grad_x, grad_y, indices));
+  AGF_DISPATCH_BACKEND(grad_y.device(), max_pool1d_backward(grad_x, grad_y, indices));
   return grad_x;
 }
 

@@ -39,7 +39,7 @@ Tensor bce_with_logits(const Tensor& logits, const Tensor& targets, const Tensor
   check_bce_args(what, logits, targets, pos_weight);
   Tensor out = reduction == Reduction::none ? empty(logits.shape(), logits.dtype(), logits.device())
                                             : empty({}, logits.dtype(), logits.device());
-  AGF_CPU_ONLY(logits.device(), what, bce_with_logits(out, logits, targets, pos_weight, reduction));
+  AGF_DISPATCH_BACKEND(logits.device(), bce_with_logits(out, logits, targets, pos_weight, reduction));
   return out;
 }
 
@@ -54,8 +54,7 @@ Tensor bce_with_logits_backward(const Tensor& grad, const Tensor& logits, const 
   check_same_dtype(what, {&logits, &grad});
   check_same_device(what, {&logits, &grad});
   Tensor grad_logits = empty(logits.shape(), logits.dtype(), logits.device());
-  AGF_CPU_ONLY(logits.device(), what,
-               bce_with_logits_backward(grad_logits, grad, logits, targets, pos_weight, reduction));
+  AGF_DISPATCH_BACKEND(logits.device(), bce_with_logits_backward(grad_logits, grad, logits, targets, pos_weight, reduction));
   return grad_logits;
 }
 

@@ -77,8 +77,7 @@ BatchNormOut batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta
     running_mean.storage()->bump_version();
     running_var.storage()->bump_version();
   }
-  AGF_CPU_ONLY(x.device(), what,
-               batch_norm(out, x, gamma, beta, running_mean, running_var, training, momentum, eps));
+  AGF_DISPATCH_BACKEND(x.device(), batch_norm(out, x, gamma, beta, running_mean, running_var, training, momentum, eps));
   return out;
 }
 
@@ -95,8 +94,7 @@ void batch_norm_leaky_(const Tensor& x, const Tensor& gamma, const Tensor& beta,
     running_var.storage()->bump_version();
   }
   x.storage()->bump_version();
-  AGF_CPU_ONLY(x.device(), what,
-               batch_norm(out, x, gamma, beta, running_mean, running_var, training, momentum, eps, &slope));
+  AGF_DISPATCH_BACKEND(x.device(), batch_norm(out, x, gamma, beta, running_mean, running_var, training, momentum, eps, &slope));
 }
 
 NormGrads batch_norm_backward(const Tensor& grad_y, const Tensor& x, const Tensor& gamma, const Tensor& save_mean,
@@ -116,7 +114,7 @@ NormGrads batch_norm_backward(const Tensor& grad_y, const Tensor& x, const Tenso
     g.grad_gamma = empty({C}, x.dtype(), x.device());
     g.grad_beta = empty({C}, x.dtype(), x.device());
   }
-  AGF_CPU_ONLY(x.device(), what, batch_norm_backward(g, grad_y, x, gamma, save_mean, save_invstd, training));
+  AGF_DISPATCH_BACKEND(x.device(), batch_norm_backward(g, grad_y, x, gamma, save_mean, save_invstd, training));
   return g;
 }
 
@@ -134,7 +132,7 @@ LayerNormOut layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta
   AGF_CHECK(std::isfinite(eps) && eps >= 0, "{}: eps {} must be finite and >= 0", what, eps);
   LayerNormOut out{empty(x.shape(), x.dtype(), x.device()), empty(leading_shape(x), x.dtype(), x.device()),
                    empty(leading_shape(x), x.dtype(), x.device())};
-  AGF_CPU_ONLY(x.device(), what, layer_norm(out, x, gamma, beta, eps));
+  AGF_DISPATCH_BACKEND(x.device(), layer_norm(out, x, gamma, beta, eps));
   return out;
 }
 
@@ -158,7 +156,7 @@ NormGrads layer_norm_backward(const Tensor& grad_y, const Tensor& x, const Tenso
     g.grad_gamma = empty({D}, x.dtype(), x.device());
     g.grad_beta = empty({D}, x.dtype(), x.device());
   }
-  AGF_CPU_ONLY_WITH_WORKSPACE(x.device(), what, layer_norm_backward(g, grad_y, x, gamma, mean, rstd));
+  AGF_DISPATCH_WITH_WORKSPACE(x.device(), layer_norm_backward(g, grad_y, x, gamma, mean, rstd));
   return g;
 }
 
@@ -170,7 +168,7 @@ Tensor softmax(const Tensor& x, bool causal) {
   AGF_CHECK(x.dim() >= (causal ? 2 : 1), "{}: x is {}; {} needed", what, x.describe(),
             causal ? "(..., Tq, Tk) with the causal mask" : "at least one dim");
   Tensor out = empty(x.shape(), x.dtype(), x.device());
-  AGF_CPU_ONLY(x.device(), what, softmax(out, x, causal));
+  AGF_DISPATCH_BACKEND(x.device(), softmax(out, x, causal));
   return out;
 }
 
@@ -181,7 +179,7 @@ Tensor softmax_backward(const Tensor& grad_y, const Tensor& y) {
   AGF_CHECK(grad_y.shape() == y.shape() && grad_y.dtype() == y.dtype() && grad_y.device() == y.device(),
             "{}: grad_y {} does not match y {}", what, grad_y.describe(), y.describe());
   Tensor grad_x = empty(y.shape(), y.dtype(), y.device());
-  AGF_CPU_ONLY(y.device(), what, softmax_backward(grad_x, grad_y, y));
+  AGF_DISPATCH_BACKEND(y.device(), softmax_backward(grad_x, grad_y, y));
   return grad_x;
 }
 

@@ -49,7 +49,7 @@ Tensor reduce(ReduceOp op, const Tensor& x, const std::vector<int64_t>& dims_in,
       AGF_CHECK(x.shape()[d] > 0, "{} of {}: reduction over an empty dim {}", what, x.describe(), d);
   }
   Tensor out = empty(keepdim_shape(x.shape(), dims), x.dtype(), x.device());
-  AGF_CPU_ONLY(x.device(), what, reduce(out, op, x, dims));
+  AGF_DISPATCH_BACKEND(x.device(), reduce(out, op, x, dims));
   return keepdim ? out : out.view(drop_dims(x.shape(), dims));
 }
 
@@ -71,7 +71,7 @@ MaxResult max_dim(const Tensor& x, int64_t dim, bool keepdim) {
   AGF_CHECK(x.dim() > 0 && x.shape()[dim] > 0, "max of {} over an empty dim {}", x.describe(), dim);
   const Shape ks = keepdim_shape(x.shape(), {dim});
   MaxResult r{empty(ks, x.dtype(), x.device()), empty(ks, DType::i64, x.device())};
-  AGF_CPU_ONLY(x.device(), "max", max_dim(r.values, r.indices, x, dim));
+  AGF_DISPATCH_BACKEND(x.device(), max_dim(r.values, r.indices, x, dim));
   if (!keepdim) {
     r.values = r.values.squeeze(dim);
     r.indices = r.indices.squeeze(dim);
@@ -92,7 +92,7 @@ Tensor max_dim_backward(const Tensor& grad_values, const Tensor& indices, const 
             shape_str(input_shape));
   check_same_device("max backward", {&grad_values, &indices});
   Tensor grad_x = zeros(input_shape, grad_values.dtype(), grad_values.device());
-  AGF_CPU_ONLY(grad_x.device(), "max backward", max_dim_backward(grad_x, gv, ix, dim));
+  AGF_DISPATCH_BACKEND(grad_x.device(), max_dim_backward(grad_x, gv, ix, dim));
   return grad_x;
 }
 

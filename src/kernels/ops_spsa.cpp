@@ -80,14 +80,21 @@ void spsa_perturb_(const std::vector<Tensor>& params, const std::vector<uint64_t
   check_ranges(numels, offsets, what);
   if (params.empty()) return;
   for (const Tensor& p : params) p.storage()->bump_version();
-  AGF_CPU_ONLY(params.front().device(), what, spsa_perturb(params, offsets, d, scale, repeats));
+  AGF_DISPATCH_BACKEND(params.front().device(), spsa_perturb(params, offsets, d, scale, repeats));
 }
 
 std::vector<double> spsa_sqnorms(const std::vector<int64_t>& numels, const std::vector<uint64_t>& offsets,
-                                 const SpsaDirection& d) {
+                                 const SpsaDirection& d, Device device) {
   check_direction(d, "spsa_sqnorms");
   check_ranges(numels, offsets, "spsa_sqnorms");
   if (planning()) return std::vector<double>(numels.size(), 1.0);
+#ifdef AGF_WITH_CUDA
+  if (device.is_cuda()) {
+    require_device(device);
+    return cuda::spsa_sqnorms(device.index, numels, offsets, d);
+  }
+#endif
+  AGF_CHECK(device.is_cpu(), "spsa_sqnorms: device {} in a build without CUDA", device);
   return cpu::spsa_sqnorms(numels, offsets, d);
 }
 
@@ -103,20 +110,27 @@ void fused_adamw_(const Tensor& param, const Tensor& m, const Tensor& v, const F
   AGF_CHECK(args.step >= 1, "{}: step {} (1-based) must be >= 1", what, args.step);
   AGF_CHECK(std::isfinite(args.lr) && args.lr >= 0, "{}: learning rate {} must be finite and >= 0", what, args.lr);
   for (const Tensor* t : {&param, &m, &v}) t->storage()->bump_version();
-  AGF_CPU_ONLY(param.device(), what, fused_adamw(param, m, v, g, args));
+  AGF_DISPATCH_BACKEND(param.device(), fused_adamw(param, m, v, g, args));
 }
 
-double fused_gradient_kth_abs(int64_t numel, const FusedGradient& g, int64_t k) {
+double fused_gradient_kth_abs(int64_t numel, const FusedGradient& g, int64_t k, Device device) {
   constexpr const char* what = "fused_gradient_kth_abs";
   AGF_CHECK(k >= 1 && k <= numel, "{}: k = {} outside 1..{}", what, k, numel);
   if (g.g_fo.defined()) {
     AGF_CHECK(g.g_fo.numel() == numel && g.g_fo.is_contiguous(), "{}: the first-order gradient {} must be contiguous "
               "with {} elements", what, g.g_fo.describe(), numel);
-    AGF_CHECK(g.g_fo.device().is_cpu(), "{}: no CUDA kernel yet for tensors on {} (run it on the CPU)", what,
-              g.g_fo.device());
+    AGF_CHECK(g.g_fo.device() == device, "{}: the first-order gradient {} is not on {}", what, g.g_fo.describe(),
+              device);
   }
   check_direction(g.direction, what);
   if (planning()) return 0.0;
+#ifdef AGF_WITH_CUDA
+  if (device.is_cuda()) {
+    require_device(device);
+    return cuda::fused_gradient_kth_abs(device.index, numel, g, k);
+  }
+#endif
+  AGF_CHECK(device.is_cpu(), "{}: device {} in a build without CUDA", what, device);
   return cpu::fused_gradient_kth_abs(numel, g, k);
 }
 

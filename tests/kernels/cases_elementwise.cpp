@@ -100,7 +100,6 @@ void add_unary(std::vector<Case>& cases, const UnarySpec& u) {
     // y (1 - y) loses bits in f32 where y is near 1; PyTorch computes the same and has the same error.
     if (u.op == UnaryOp::sigmoid) c.rtol_f32 = 2e-4;
     c.flops = [shape] { return static_cast<double>(shape_numel(shape)); };
-    c.cuda = true;
     cases.push_back(std::move(c));
   }
 }
@@ -163,7 +162,6 @@ void add_binary(std::vector<Case>& cases, BinaryOp op) {
         return std::vector<Tensor>{ops::sum_to(ga, in[0].shape()), ops::sum_to(gb, in[1].shape())};
       };
     }
-    c.cuda = true;
     cases.push_back(std::move(c));
   }
 }
@@ -201,7 +199,6 @@ void add_elementwise_cases(std::vector<Case>& cases) {
     c.backward = [](const std::vector<Tensor>& in, const std::vector<Tensor>& gy, Guard&) {
       return std::vector<Tensor>{gy[0].clone(), ops::scale(gy[0], -0.375)};
     };
-    c.cuda = true;
     cases.push_back(std::move(c));
   }
 }

@@ -195,8 +195,8 @@ Case conv_case(const ConvSpec& cs, bool perf_only = false) {
     const Tensor gy = cs.grad_y_transposed ? gy_in[0].transpose(1, 2).contiguous().transpose(1, 2) : gy_in[0];
     Tensor gx = g.out(x.shape(), x.dtype(), x.device());
     Tensor gw = g.out(w.shape(), w.dtype(), w.device());
-    AGF_CPU_ONLY(x.device(), "conv1d backward input", conv1d_backward_input(gx, gy, w, args));
-    AGF_CPU_ONLY(x.device(), "conv1d backward weight", conv1d_backward_weight(gw, gy, x, args));
+    AGF_DISPATCH_WITH_WORKSPACE(x.device(), conv1d_backward_input(gx, gy, w, args));
+    AGF_DISPATCH_WITH_WORKSPACE(x.device(), conv1d_backward_weight(gw, gy, x, args));
     check_same_values("conv1d_backward_input", ops::conv1d_backward_input(gy, w, cs.t, args), gx);
     check_same_values("conv1d_backward_weight", ops::conv1d_backward_weight(gy, x, cs.k, args), gw);
     std::vector<Tensor> grads{gx, gw};
@@ -225,11 +225,11 @@ Case conv_backward_perf_case(const ConvSpec& cs, bool weight) {
   c.forward = [cs, args, weight](const std::vector<Tensor>& in, Guard& g) {
     if (weight) {
       Tensor gw = g.out(in[1].shape(), in[1].dtype(), in[1].device());
-      AGF_CPU_ONLY(in[0].device(), "conv1d backward weight", conv1d_backward_weight(gw, in[2], in[0], args));
+      AGF_DISPATCH_WITH_WORKSPACE(in[0].device(), conv1d_backward_weight(gw, in[2], in[0], args));
       return std::vector<Tensor>{gw};
     }
     Tensor gx = g.out(in[0].shape(), in[0].dtype(), in[0].device());
-    AGF_CPU_ONLY(in[0].device(), "conv1d backward input", conv1d_backward_input(gx, in[2], in[1], args));
+    AGF_DISPATCH_WITH_WORKSPACE(in[0].device(), conv1d_backward_input(gx, in[2], in[1], args));
     return std::vector<Tensor>{gx};
   };
   c.reference = nullptr;
@@ -326,16 +326,16 @@ Case avg_pool_case(const PoolSpec& p, bool perf_only = false) {
   c.inputs = {InputSpec{p.shape, p.layout}};
   c.forward = [p](const std::vector<Tensor>& in, Guard& g) {
     Tensor out = g.out(pooled(in[0].shape(), p.k, p.s), in[0].dtype(), in[0].device());
-    AGF_CPU_ONLY(in[0].device(), "avg_pool1d", avg_pool1d(out, in[0], p.k, p.s));
+    AGF_DISPATCH_WITH_WORKSPACE(in[0].device(), avg_pool1d(out, in[0], p.k, p.s));
     return std::vector<Tensor>{out};
   };
   c.reference = [p](const std::vector<Ref>& in) { return std::vector<Ref>{ref_avg_pool(in[0], p.k, p.s)}; };
   c.backward = [p](const std::vector<Tensor>& in, const std::vector<Tensor>& gy, Guard& g) {
     Tensor gx = g.out(in[0].shape(), in[0].dtype(), in[0].device());
-    AGF_CPU_ONLY(in[0].device(), "avg_pool1d backward", avg_pool1d_backward(gx, gy[0], p.k, p.s));
+    AGF_DISPATCH_WITH_WORKSPACE(in[0].device(), avg_pool1d_backward(gx, gy[0], p.k, p.s));
     check_same_values("avg_pool1d_backward", ops::avg_pool1d_backward(gy[0], p.shape.back(), p.k, p.s), gx);
     Tensor y = empty(gy[0].shape(), in[0].dtype(), in[0].device());
-    AGF_CPU_ONLY(in[0].device(), "avg_pool1d", avg_pool1d(y, in[0], p.k, p.s));
+    AGF_DISPATCH_WITH_WORKSPACE(in[0].device(), avg_pool1d(y, in[0], p.k, p.s));
     check_same_values("avg_pool1d", ops::avg_pool1d(in[0], p.k, p.s), y);
     return std::vector<Tensor>{gx};
   };
@@ -353,14 +353,14 @@ Case max_pool_case(const PoolSpec& p) {
     const Shape shape = pooled(in[0].shape(), p.k, p.s);
     Tensor values = g.out(shape, in[0].dtype(), in[0].device());
     Tensor indices = g.out(shape, DType::i64, in[0].device());
-    AGF_CPU_ONLY(in[0].device(), "max_pool1d", max_pool1d(values, indices, in[0], p.k, p.s));
+    AGF_DISPATCH_WITH_WORKSPACE(in[0].device(), max_pool1d(values, indices, in[0], p.k, p.s));
     return std::vector<Tensor>{values, indices};
   };
   c.reference = [p](const std::vector<Ref>& in) { return ref_max_pool(in[0], p.k, p.s); };
   c.backward = [p](const std::vector<Tensor>& in, const std::vector<Tensor>& gy, Guard& g) {
     const ops::MaxResult r = ops::max_pool1d(in[0], p.k, p.s);
     Tensor gx = g.out(in[0].shape(), in[0].dtype(), in[0].device());
-    AGF_CPU_ONLY(in[0].device(), "max_pool1d backward", max_pool1d_backward(gx, gy[0], r.indices));
+    AGF_DISPATCH_WITH_WORKSPACE(in[0].device(), max_pool1d_backward(gx, gy[0], r.indices));
     check_same_values("max_pool1d_backward", ops::max_pool1d_backward(gy[0], r.indices, p.shape.back()), gx);
     return std::vector<Tensor>{gx};
   };

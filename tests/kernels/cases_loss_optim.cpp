@@ -63,7 +63,7 @@ void add_bce(std::vector<Case>& cases) {
       const Tensor pw = v.pos_weight ? in[2] : Tensor();
       if (v.via_ops) return std::vector<Tensor>{ops::bce_with_logits(in[0], in[1], pw, v.reduction)};
       Tensor out = g.out(out_shape, in[0].dtype(), in[0].device());
-      AGF_CPU_ONLY(in[0].device(), "bce_with_logits", bce_with_logits(out, in[0], in[1], pw, v.reduction));
+      AGF_DISPATCH_WITH_WORKSPACE(in[0].device(), bce_with_logits(out, in[0], in[1], pw, v.reduction));
       return std::vector<Tensor>{out};
     };
     c.reference = [v](const std::vector<Ref>& in) {
@@ -89,8 +89,7 @@ void add_bce(std::vector<Case>& cases) {
         gx = ops::bce_with_logits_backward(grad, in[0], in[1], pw, v.reduction);
       } else {
         gx = g.out(in[0].shape(), in[0].dtype(), in[0].device());
-        AGF_CPU_ONLY(in[0].device(), "bce_with_logits backward",
-                     bce_with_logits_backward(gx, grad, in[0], in[1], pw, v.reduction));
+        AGF_DISPATCH_WITH_WORKSPACE(in[0].device(), bce_with_logits_backward(gx, grad, in[0], in[1], pw, v.reduction));
       }
       std::vector<Tensor> grads(in.size());
       grads[0] = gx;
@@ -155,7 +154,6 @@ void add_adamw(std::vector<Case>& cases) {
       }
       return std::vector<Ref>{p, m, s};
     };
-    c.cuda = true;
     c.flops = [v] { return 12.0 * static_cast<double>(shape_numel(v.shape)); };
     cases.push_back(std::move(c));
   }
@@ -197,7 +195,6 @@ void add_perturb(std::vector<Case>& cases) {
         out.v[i] += v.scale * static_cast<double>(philox::normal(v.seed, v.offset + static_cast<uint64_t>(i)));
       return std::vector<Ref>{out};
     };
-    c.cuda = true;
     c.flops = [v] { return 2.0 * static_cast<double>(shape_numel(v.shape)); };
     cases.push_back(std::move(c));
   }

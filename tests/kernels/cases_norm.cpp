@@ -116,7 +116,7 @@ void add_batch_norm(std::vector<Case>& cases) {
       } else {
         o = {g.out(x.shape(), x.dtype(), x.device()), g.out({x.size(1)}, x.dtype(), x.device()),
              g.out({x.size(1)}, x.dtype(), x.device())};
-        AGF_CPU_ONLY(x.device(), "batch_norm", batch_norm(o, x, gamma, beta, rm, rv, v.training, v.momentum, kEps));
+        AGF_DISPATCH_WITH_WORKSPACE(x.device(), batch_norm(o, x, gamma, beta, rm, rv, v.training, v.momentum, kEps));
       }
       std::vector<Tensor> out = {o.y, o.save_mean, o.save_invstd};
       if (v.running) {
@@ -142,8 +142,7 @@ void add_batch_norm(std::vector<Case>& cases) {
           r.grad_gamma = g.out({x.size(1)}, x.dtype(), x.device());
           r.grad_beta = g.out({x.size(1)}, x.dtype(), x.device());
         }
-        AGF_CPU_ONLY(x.device(), "batch_norm backward",
-                     batch_norm_backward(r, grad_y, x, gamma, f.save_mean, f.save_invstd, v.training));
+        AGF_DISPATCH_WITH_WORKSPACE(x.device(), batch_norm_backward(r, grad_y, x, gamma, f.save_mean, f.save_invstd, v.training));
       }
       std::vector<Tensor> grads = {r.grad_x, r.grad_gamma, r.grad_beta};
       grads.resize(in.size());
@@ -197,7 +196,7 @@ void add_layer_norm(std::vector<Case>& cases) {
       const Shape lead(x.shape().begin(), x.shape().end() - 1);
       const ops::LayerNormOut o{g.out(x.shape(), x.dtype(), x.device()), g.out(lead, x.dtype(), x.device()),
                                 g.out(lead, x.dtype(), x.device())};
-      AGF_CPU_ONLY(x.device(), "layer_norm", layer_norm(o, x, gamma, beta, kEps));
+      AGF_DISPATCH_WITH_WORKSPACE(x.device(), layer_norm(o, x, gamma, beta, kEps));
       return std::vector<Tensor>{o.y, o.mean, o.rstd};
     };
     c.reference = [v](const std::vector<Ref>& in) {
@@ -235,7 +234,7 @@ void add_layer_norm(std::vector<Case>& cases) {
           r.grad_gamma = g.out({D}, x.dtype(), x.device());
           r.grad_beta = g.out({D}, x.dtype(), x.device());
         }
-        AGF_CPU_ONLY(x.device(), "layer_norm backward", layer_norm_backward(r, grad_y, x, gamma, f.mean, f.rstd));
+        AGF_DISPATCH_WITH_WORKSPACE(x.device(), layer_norm_backward(r, grad_y, x, gamma, f.mean, f.rstd));
       }
       std::vector<Tensor> grads = {r.grad_x, r.grad_gamma, r.grad_beta};
       grads.resize(in.size());
@@ -278,7 +277,7 @@ void add_softmax(std::vector<Case>& cases) {
     c.forward = [v](const std::vector<Tensor>& in, Guard& g) {
       if (v.via_ops) return std::vector<Tensor>{ops::softmax(in[0], v.causal)};
       Tensor y = g.out(in[0].shape(), in[0].dtype(), in[0].device());
-      AGF_CPU_ONLY(in[0].device(), "softmax", softmax(y, in[0], v.causal));
+      AGF_DISPATCH_WITH_WORKSPACE(in[0].device(), softmax(y, in[0], v.causal));
       return std::vector<Tensor>{y};
     };
     c.reference = [v](const std::vector<Ref>& in) {
@@ -306,7 +305,7 @@ void add_softmax(std::vector<Case>& cases) {
       const Tensor grad_y = v.strided_grad ? strided_copy(gy[0]) : gy[0];
       if (v.via_ops) return std::vector<Tensor>{ops::softmax_backward(grad_y, y)};
       Tensor gx = g.out(y.shape(), y.dtype(), y.device());
-      AGF_CPU_ONLY(y.device(), "softmax backward", softmax_backward(gx, grad_y, y));
+      AGF_DISPATCH_WITH_WORKSPACE(y.device(), softmax_backward(gx, grad_y, y));
       return std::vector<Tensor>{gx};
     };
     // With logits in [-80, 80] the softmax is nearly one-hot: y (g - sum g y) cancels to a few f32 ulps of g where

@@ -99,7 +99,7 @@ void add_reduce_cases(std::vector<Case>& cases) {
         std::vector<int64_t> dims = v.dims;
         if (dims.empty())
           for (int64_t d = 0; d < in[0].dim(); ++d) dims.push_back(d);
-        AGF_CPU_ONLY(in[0].device(), "reduce", reduce(out, op, in[0], dims));
+        AGF_DISPATCH_WITH_WORKSPACE(in[0].device(), reduce(out, op, in[0], dims));
         return std::vector<Tensor>{out};
       };
       c.reference = [op, v](const std::vector<Ref>& in) { return std::vector<Ref>{ref_reduce(op, in[0], v.dims)}; };
@@ -175,7 +175,7 @@ void add_reduce_cases(std::vector<Case>& cases) {
       ks[d] = 1;
       Tensor values = g.out(ks, in[0].dtype(), in[0].device());
       Tensor indices = g.out(ks, DType::i64, in[0].device());
-      AGF_CPU_ONLY(in[0].device(), "max_dim", max_dim(values, indices, in[0], d));
+      AGF_DISPATCH_WITH_WORKSPACE(in[0].device(), max_dim(values, indices, in[0], d));
       return std::vector<Tensor>{values, indices};
     };
     c.reference = [m](const std::vector<Ref>& in) {
@@ -199,7 +199,7 @@ void add_reduce_cases(std::vector<Case>& cases) {
       const int64_t d = m.dim < 0 ? m.dim + in[0].dim() : m.dim;
       const auto r = ops::max_dim(in[0], d, true);
       Tensor gx = g.zeros(in[0].shape(), in[0].dtype(), in[0].device());
-      AGF_CPU_ONLY(in[0].device(), "max_dim backward", max_dim_backward(gx, gy[0], r.indices, d));
+      AGF_DISPATCH_WITH_WORKSPACE(in[0].device(), max_dim_backward(gx, gy[0], r.indices, d));
       return std::vector<Tensor>{gx};
     };
     cases.push_back(std::move(c));

@@ -7,6 +7,9 @@
 
 #include "kernels/cpu/cpu_ops.h"
 #include "kernels/ops.h"
+#ifdef AGF_WITH_CUDA
+#include "kernels/cuda/cuda_ops.h"
+#endif
 
 namespace agf::ops {
 
@@ -58,6 +61,20 @@ std::string cpu_backend_summary() {
   return fmt::format("CPU kernels: {} OpenMP threads (wait policy {}); BLAS {} (core {}{}, {} threads){}; {}",
                      omp_get_max_threads(), wait != nullptr ? wait : "default: active, spinning", config ? config : "?",
                      core ? core : "?", chosen, openblas_get_num_threads(), warning, cpu::onednn_summary());
+}
+
+}  // namespace agf::ops
+
+namespace agf::ops {
+
+std::string device_summary(Device device) {
+  if (device.is_cpu()) return cpu_backend_summary();
+  require_device(device);
+#ifdef AGF_WITH_CUDA
+  return "CUDA kernels on " + cuda::backend_summary(device.index);
+#else
+  AGF_FAIL("device {}: {}", device, cuda_unavailable_reason());
+#endif
 }
 
 }  // namespace agf::ops
