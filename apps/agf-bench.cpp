@@ -164,7 +164,9 @@ int main(int argc, char** argv) {
   step->add_option("--zo-chunk", so.zo_chunk, "zo_chunk of the ZO passes (0: the whole batch at once)")
       ->check(integer_in(0, max_batch));
   step->add_option("--coef", so.coef, "fusion coefficient of a fusion step")->check(real_in(0, 1, false, true));
-  step->add_option("--device", so.device, "cpu (the CUDA backend lacks EcgNet's kernels yet)");
+  step->add_option("--device", so.device,
+                   "cpu (the default), auto or cuda:N; a plan always runs on the host (its ledger figures are the "
+                   "device's, cuBLAS and cuDNN workspaces aside)");
   step->add_option("--json", json_out, "also write the full report (per phase and tag) to this JSON file");
   step->add_option("--plot", plot_out, "also draw the ledger peak against the batch per mode into this PNG");
   step->add_flag("--quiet", so.quiet, "no line per configuration on stderr");

@@ -46,6 +46,7 @@ void evaluate_network(const Options& o) {
   // it was written.
   fusion::FrozenNetwork f = fusion::load_frozen_network(o.checkpoint, /*merge_lora=*/false);
   nn::EcgNet* net = f.net.get();
+  net->to(fusion::resolve_device(o.device));
   AGF_CHECK(net->config().n_classes == reader.num_classes(),
             "{} has a head of {} classes but {} has {}: evaluate it on the dataset it was trained for", o.checkpoint,
             net->config().n_classes, o.data, reader.num_classes());
@@ -134,7 +135,7 @@ int main(int argc, char** argv) {
     app::usage_check(network != folders, "give either --checkpoint and --data, or --labels and --outputs");
     if (network) {
       app::usage_check(!o.checkpoint.empty() && !o.data.empty(), "--checkpoint and --data go together");
-      fusion::check_device(o.device);
+      fusion::check_device(o.device);  // before any file is read: a bad --device is a usage error
       evaluate_network(o);
     } else {
       app::usage_check(!o.labels.empty() && !o.outputs.empty(), "--labels and --outputs go together");

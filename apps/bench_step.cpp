@@ -16,11 +16,13 @@
 #include <string>
 
 #include "fusion/step.h"
+#include "fusion/training_setup.h"
 #include "io/interrupt.h"
 #include "kernels/ops.h"
 #include "nn/ecgnet.h"
 #include "nn/optim.h"
 #include "plot/chart.h"
+#include "tensor/nvtx.h"
 #include "tensor/allocator.h"
 #include "tensor/error.h"
 #include "tensor/ledger.h"
@@ -83,7 +85,10 @@ struct Phase {
 nlohmann::json run_one(const StepBenchOptions& o, const std::string& mode, int64_t batch) {
   std::optional<PlanScope> plan;
   if (o.plan) plan.emplace();
-  MemoryLedger& L = ledger(Device::cpu());
+  // A plan runs on the host whatever the device: the ledger's figures are the device's (tensors are the same bytes
+  // there), plus what cuBLAS and cuDNN draw as workspace, which depends on the algorithms the GPU picks.
+  const Device dev = o.plan ? Device::cpu() : fusion::resolve_device(o.device);
+  MemoryLedger& L = ledger(dev);
   // What earlier configurations freed goes back to the system first, so that this one's RSS is its own.
   allocator_for(Device::cpu()).empty_cache();
   malloc_trim(0);
@@ -105,7 +110,10 @@ nlohmann::json run_one(const StepBenchOptions& o, const std::string& mode, int64
     float* yp = y.data<float>();
     if (!o.plan)
       for (int64_t i = 0; i < y.numel(); ++i) yp[i] = yp[i] > 0.75f ? 1.0f : 0.0f;
+    x = x.to(dev);
+    y = y.to(dev);
   }
+  net.to(dev);
 
   if (mode == "inference") net.eval();  // running statistics, as a deployed network
   std::unique_ptr<nn::AdamW> optimizer;
@@ -136,6 +144,10 @@ nlohmann::json run_one(const StepBenchOptions& o, const std::string& mode, int64
       rss_reset = reset_peak_rss();
       map_calls_before = host_allocator().map_calls();
     }
+    if (o.profile && s == warmup) {
+      if (dev.is_cuda()) cuda_synchronize();  // the warm-up's kernels stay out of the capture
+      profiler_start();
+    }
     L.reset_peak();
     const auto t0 = std::chrono::steady_clock::now();
     // A step's phases each reset the ledger's peak: the step's peaks are the maxima over its phases.
@@ -153,6 +165,7 @@ nlohmann::json run_one(const StepBenchOptions& o, const std::string& mode, int64
       AGF_CHECK(std::isfinite(rec.loss), "{} at B={}: the loss is not finite at step {}", mode, batch, s);
       step_phases = std::move(rec.phases);
     }
+    if (dev.is_cuda()) cuda_synchronize();  // the step is done when its kernels are
     const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (!timed) continue;
     times.push_back(dt);
@@ -163,6 +176,7 @@ nlohmann::json run_one(const StepBenchOptions& o, const std::string& mode, int64
       for (int t = 0; t < kNumMemTags; ++t) tags[t] = std::max(tags[t], p.tag_peak_bytes[t]);
     }
   }
+  if (o.profile) profiler_stop();
   rss_peak = proc_status_bytes("VmHWM");
   rss_process_peak = std::max(rss_process_peak, rss_peak);
   // What the allocator holds after the last step: tensors still live (parameters, optimizer state, the batch) and
@@ -210,6 +224,15 @@ nlohmann::json run_one(const StepBenchOptions& o, const std::string& mode, int64
   r["allocator_reserved_after_bytes"] = reserved_after;
   // New mappings during the timed steps: 0 when the steady state reuses its blocks (no system call, no page fault).
   r["timed_steps_new_mappings"] = timed_map_calls;
+  r["device"] = dev.str();
+  if (dev.is_cuda()) {
+    // Beside the ledger (tensors): what the caching allocator holds from the driver, and what the device has in use
+    // in all (the CUDA context, cuBLAS's and cuDNN's own state, other processes): memory outside the ledger shows.
+    const CudaMemInfo mi = cuda_mem_info(dev.index);
+    r["gpu_allocator_reserved_bytes"] = allocator_for(dev).reserved_bytes();
+    r["gpu_device_used_bytes"] = mi.total_bytes - mi.free_bytes;
+    r["gpu_device_total_bytes"] = mi.total_bytes;
+  }
   r["ledger_live_after_bytes"] = live_after;
   nlohmann::json ph = nlohmann::json::object();
   for (const auto& [name, p] : phases) ph[name] = {{"median_s", median(p.seconds)}, {"peak_bytes", p.peak}};
@@ -249,13 +272,14 @@ const std::vector<std::string>& step_bench_modes() {
 }
 
 nlohmann::json run_step_bench(const StepBenchOptions& o) {
-  AGF_CHECK(o.device == "cpu", "device {}: agf-bench step runs on the CPU only for now (the CUDA backend lacks the "
-            "kernels EcgNet needs)", o.device);
+  fusion::check_device(o.device);
   AGF_CHECK(o.steps >= 1 && o.warmup >= 0, "steps must be at least 1 and warmup at least 0");
   char host[256] = {};
   gethostname(host, sizeof host - 1);
   nlohmann::json report;
   report["machine"] = {{"host", host}, {"kernels", ops::cpu_backend_summary()}};
+  if (const Device dev = fusion::resolve_device(o.device); dev.is_cuda() && !o.plan)
+    report["machine"]["device"] = ops::device_summary(dev);
   if (!o.plan) report["machine"]["runtime_baseline_rss_bytes"] = runtime_baseline();
   report["options"] = {{"preset", o.preset}, {"length", o.length}, {"classes", o.classes},
                        {"warmup", o.warmup},  {"steps", o.steps},   {"zo_chunk", o.zo_chunk},

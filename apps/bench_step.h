@@ -33,6 +33,9 @@ struct StepBenchOptions {
   // The exact memory plan instead of a measurement (tensor/planning.h): the same steps with no arithmetic and no
   // real memory; the ledger's peaks per phase and tag are those of a real run, times and RSS are not measured.
   bool plan = false;
+  // cudaProfilerStart/Stop around the timed steps, so `nsys --capture-range=cudaProfilerApi` and
+  // `ncu --profile-from-start off` record those steps only (agf-profile).
+  bool profile = false;
 };
 
 // Runs every (mode, batch) configuration; a batch smaller than bp_batch is skipped for the modes that use it.

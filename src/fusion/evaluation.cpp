@@ -26,9 +26,12 @@ Predictions predict(nn::EcgNet& net, const std::filesystem::path& data, const st
   net.eval();
   NoGradGuard no_grad;
   MemScope scope(MemTag::activations);
+  const auto params = net.named_parameters();
+  const Device device = params.empty() ? Device::cpu() : params.front().second->device();  // where the net runs
   loader.start_epoch(0);
   while (auto b = loader.next()) {
-    const Tensor prob = ops::sigmoid(net.forward(b->x).main_logits).to(DType::f64).contiguous();
+    const Tensor prob =
+        ops::sigmoid(net.forward(b->x.to(device)).main_logits).to(Device::cpu()).to(DType::f64).contiguous();
     const double* s = prob.data<double>();
     p.scores.insert(p.scores.end(), s, s + prob.numel());
     for (float v : b->y.to_vector<float>()) p.labels.push_back(v > 0.5f ? 1 : 0);

@@ -118,13 +118,15 @@ Trainer::Trainer(const ResolvedConfig& rc) : cfg_(rc.config) {
     cfg_.out = resume_from_.parent_path().string();
   }
   validate_config(cfg_);
-  check_device(cfg_.device);
+  device_ = resolve_device(cfg_.device);
   parse_profile_window(cfg_.profile_steps);
   data_ = inspect_dataset(cfg_);
   TrainConfig build = cfg_;
   if (!resume_from_.empty()) build.backbone.clear();  // the weights come from the checkpoint
   model_ = build_model(build, data_);
   if (!resume_from_.empty() && header.state.fs > 0) model_.trained_fs = header.state.fs;
+  // Built and loaded on the CPU, then moved: the optimizer's state (made or loaded below) follows its parameters.
+  model_.net->to(device_);
 
   nn::AdamW::Options ao;
   ao.weight_decay = cfg_.weight_decay;
@@ -143,6 +145,7 @@ Trainer::Trainer(const ResolvedConfig& rc) : cfg_(rc.config) {
   so.normal_class = data_.normal_class;
   if (!cfg_.teacher.empty()) {
     teacher_ = load_teacher(cfg_, data_);
+    teacher_.net->to(device_);
     so.teacher = teacher_.net.get();
     so.temperature = cfg_.temperature;
   }
@@ -182,7 +185,8 @@ Trainer::Trainer(const ResolvedConfig& rc) : cfg_(rc.config) {
   // The kernels a process runs do not change between its runs (agf-experiment trains several): said once.
   static bool kernels_said = false;
   if (!kernels_said && cfg_.progress) {
-    say(cfg_, fmt::format("{} | device cpu", ops::cpu_backend_summary()));
+    say(cfg_, fmt::format("{} | device {}", ops::cpu_backend_summary(),
+                          device_.is_cpu() ? std::string("cpu") : ops::device_summary(device_)));
     kernels_said = true;
   }
   int64_t trainable = 0;
@@ -275,6 +279,8 @@ TrainResult Trainer::run() {
     }
     Tensor x = batch->x, y = batch->y;
     if (cfg_.cutmix) dataset::cutmix_(x, y, rng_, cfg_.cutmix_alpha);
+    x = x.to(device_);  // the batch is read and mixed on the host, then sent where the step runs
+    y = y.to(device_);
     if (step_count_ == profile_a) profiler_start();
     const StepRecord rec = step_->run(x, y, lr.at(step_count_), coef.at(step_count_), rng_);
     if (step_count_ + 1 == profile_b) profiler_stop();
@@ -330,7 +336,7 @@ nlohmann::json Trainer::finish(double seconds) {
   s.parameters = model_.net->num_parameters();
   for (auto& [n, t] : model_.net->trainable_parameters()) s.trainable += t->numel();
   s.perturbed = step_->perturbed_set().numel();
-  s.param_bytes = ledger(Device::cpu()).live(MemTag::params);
+  s.param_bytes = ledger(device_).live(MemTag::params);
   s.class_names.reserve(data_.classes.size());
   for (const auto& c : data_.classes) s.class_names.push_back(c.abbreviation);
   s.notes = model_.notes;
@@ -340,6 +346,7 @@ nlohmann::json Trainer::finish(double seconds) {
   std::error_code ec;
   if (best_step_ >= 0 && fs::exists(folder_->best_checkpoint(), ec)) {
     best = build_from_checkpoint(folder_->best_checkpoint());
+    best->to(device_);
     eval_net = best.get();
   }
   const Predictions val = predict(*eval_net, data_.file, data_.val, cfg_.eval_batch);

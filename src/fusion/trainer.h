@@ -51,6 +51,7 @@ class Trainer {
 
   TrainConfig cfg_;
   DatasetSummary data_;
+  Device device_;         // where the model, the optimizer state and the step run (batches are moved there)
   BuiltModel model_;
   FrozenNetwork teacher_;  // distillation only
   std::unique_ptr<nn::AdamW> optimizer_;

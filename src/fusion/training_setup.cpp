@@ -47,13 +47,16 @@ DatasetSummary inspect_dataset(const TrainConfig& c) {
   return d;
 }
 
-void check_device(const std::string& device) {
-  if (device == "cpu" || device == "auto") return;
-  AGF_CHECK(device == "cuda" || device.starts_with("cuda:"), "device '{}': use auto, cpu or cuda:N", device);
-  AGF_FAIL("device {}: the CUDA backend does not have the kernels EcgNet needs yet (conv1d, matmul, the norms, "
-           "attention; only element-wise ops, AdamW and the perturbation run there): use --device cpu{}",
-           device, cuda_available() ? "" : fmt::format(" (and no CUDA device answers here: {})", cuda_unavailable_reason()));
+Device resolve_device(const std::string& device) {
+  if (device == "auto") return cuda_available() ? Device::cuda(0) : Device::cpu();
+  AGF_CHECK(device == "cpu" || device == "cuda" || device.starts_with("cuda:"), "device '{}': use auto, cpu or cuda:N",
+            device);
+  const Device d = parse_device(device);
+  require_device(d);
+  return d;
 }
+
+void check_device(const std::string& device) { resolve_device(device); }
 
 std::vector<std::string> trainable_patterns(const TrainConfig& c) {
   if (!c.trainable.empty()) return c.trainable;

@@ -45,9 +45,10 @@ BuiltModel build_model(const TrainConfig& c, const DatasetSummary& data);
 // same order; the same sampling rate unless allow_rate_mismatch; all 12 leads).
 FrozenNetwork load_teacher(const TrainConfig& c, const DatasetSummary& data);
 
-// auto and cpu run on the CPU; a CUDA device is refused, with the reason, while the CUDA backend lacks EcgNet's
-// kernels.
-void check_device(const std::string& device);
+// The device a config's `device` names: auto is the first CUDA device when one answers, else the CPU; cpu; cuda or
+// cuda:N, refused with the reason when that device cannot be used (no CUDA in this build, no device, no such index).
+Device resolve_device(const std::string& device);
+void check_device(const std::string& device);  // resolve_device, for its refusal
 
 // The trainable patterns of a config: its own, or LoRA + biases + heads (r > 0), or everything (r = 0).
 std::vector<std::string> trainable_patterns(const TrainConfig& c);
