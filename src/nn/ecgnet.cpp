@@ -5,6 +5,7 @@
 #include <functional>
 
 #include "nn/losses.h"
+#include "tensor/nvtx.h"
 
 namespace agf::nn {
 
@@ -178,7 +179,11 @@ EcgNetOutput EcgNet::forward(const Tensor& x, NamedTensors* trace) {
     if (lead_mask_.device() != x.device()) lead_mask_ = lead_mask_.to(x.device());
     h = ag::mul(x, lead_mask_);
   }
+  // NVTX ranges per layer (forward): nested inside the step's phase ranges, around the per-op ranges of the CUDA
+  // launchers, so a timeline reads phase > layer > kernel.
+  static constexpr const char* kEncoderRanges[] = {"encoder_layers.0", "encoder_layers.1", "encoder_layers.2"};
   for (int i = 0; i < 3; ++i) {
+    NvtxRange range(kEncoderRanges[i]);
     h = typed_child<ResidualBlock>(encoder_layers, i)->forward(h);
     if (trace) trace->emplace_back(fmt::format("encoder_layers.{}.out", i), h);
   }
@@ -186,6 +191,7 @@ EcgNetOutput EcgNet::forward(const Tensor& x, NamedTensors* trace) {
   h = position_encoding->forward(h);
   if (trace) trace->emplace_back("tokens", h);
   for (int64_t j = 0; j < cfg_.layers; ++j) {
+    NvtxRange range("transformer_layer");
     h = typed_child<TransformerLayer>(transformer_layers, j)->forward(h);
     if (trace) trace->emplace_back(fmt::format("transformer_layers.{}.out", j), h);
   }
@@ -195,6 +201,7 @@ EcgNetOutput EcgNet::forward(const Tensor& x, NamedTensors* trace) {
 }
 
 EcgNetOutput EcgNet::heads(const Tensor& features) {
+  NvtxRange range("heads");
   EcgNetOutput out;
   out.features = features;
   Tensor c = typed_child<Linear>(classifier, 0)->forward(features);
