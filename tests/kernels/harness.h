@@ -92,17 +92,36 @@ struct Case {
   double fd_step = 1e-6;
   int64_t fd_samples = 48;  // elements per input checked by finite differences
   bool perf_only = false;   // a large shape used by --perf, skipped by the correctness run
-  bool cuda = false;        // the op has CUDA kernels: the GPU run compares them with the CPU ones
   std::function<double()> flops;  // per forward call; 0 when not meaningful
 };
 
 // All cases of all ops, in registration order (see cases.h).
 const std::vector<Case>& all_cases();
-std::vector<std::string> op_names(bool cuda_only = false);
+std::vector<std::string> op_names();
 
 struct Outcome {
   bool ok = true;
+  bool cuda_unsupported = false;   // the op refused a CUDA tensor (no kernel): a failure, shown as "unsupported"
   std::vector<std::string> lines;  // one per check: what was compared and the worst error against its tolerance
+};
+
+// The op x backend table: per op, how many cases passed on the CPU (f32, f64, gradients) and on CUDA (against the
+// CPU), "unsupported" where a backend has no kernel, and the reason where the CUDA column could not run at all.
+class BackendTable {
+ public:
+  explicit BackendTable(std::string cuda_skip_reason = {}) : cuda_skip_(std::move(cuda_skip_reason)) {}
+  void add_cpu(const std::string& op, bool ok);
+  void add_cuda(const std::string& op, const Outcome& o);
+  std::string str() const;
+
+ private:
+  struct Row {
+    std::string op;
+    int cpu_pass = 0, cpu_fail = 0, cuda_pass = 0, cuda_fail = 0, cuda_unsupported = 0;
+  };
+  Row& row(const std::string& op);
+  std::vector<Row> rows_;
+  std::string cuda_skip_;
 };
 
 struct RunOptions {

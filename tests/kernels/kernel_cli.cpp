@@ -46,7 +46,6 @@ int main(int argc, char** argv) {
       for (int i = 0; i < static_cast<int>(cases.size()); ++i) {
         const auto& c = cases[i];
         if (!op.empty() && c.op != op) continue;
-        if (dev.is_cuda() && !c.cuda) continue;
         const auto r = kt::time_case(c, i, dev, dt, seconds);
         fmt::print("{:<14} {:<48} {:>10.4f} {:>10.2f} {:>10.2f}\n", c.op, c.name, r.ms, r.gflops, r.gbytes_per_s);
       }
@@ -55,19 +54,28 @@ int main(int argc, char** argv) {
     int passed = 0, failed = 0;
     const bool gpu = cuda_available();
     if (!gpu) fmt::print("CUDA comparisons skipped: {}\n", cuda_unavailable_reason());
+    kt::BackendTable table(gpu ? std::string() : cuda_unavailable_reason());
     for (int i = 0; i < static_cast<int>(cases.size()); ++i) {
       const auto& c = cases[i];
       if ((!op.empty() && c.op != op) || c.perf_only) continue;
       kt::RunOptions opt;
       opt.gradients = !no_grad;
-      opt.gpu = gpu && c.cuda;
-      const auto o = kt::run_case(c, i, opt);
+      // The CPU checks and the CUDA comparison run separately, so each lands in its own column of the table.
+      opt.gpu = false;
+      kt::Outcome o = kt::run_case(c, i, opt);
+      table.add_cpu(c.op, o.ok);
+      if (gpu) {
+        const kt::Outcome g = kt::run_case(c, i, {false, false, false, true});
+        table.add_cuda(c.op, g);
+        o.ok = o.ok && g.ok;
+        o.lines.insert(o.lines.end(), g.lines.begin(), g.lines.end());
+      }
       (o.ok ? passed : failed)++;
       fmt::print("{} {:<14} {}\n", o.ok ? "ok  " : "FAIL", c.op, c.name);
       if (verbose || !o.ok)
         for (const auto& l : o.lines) fmt::print("       {}\n", l);
     }
-    fmt::print("{} passed, {} failed\n", passed, failed);
+    fmt::print("\n{}\n{} passed, {} failed\n", table.str(), passed, failed);
     return failed == 0 ? 0 : 1;
   } catch (const std::exception& e) {
     fmt::print(stderr, "agf-kernels: {}\n", e.what());

@@ -11,41 +11,59 @@
 #include "kernels/harness.h"
 #include "kernels/ops.h"
 #include "tensor/random.h"
+#ifdef AGF_WITH_CUDA
+#include "kernels/flawed_kernel.h"
+#include "tensor/cuda/launch_util.h"
+#endif
 
 namespace {
 
-void run_op(const std::string& op, bool gpu) {
+// Runs every correctness case of `op`; on a GPU, the CUDA kernels against the CPU ones, with the grid at its normal
+// size and then capped at 2 blocks, so that every grid-stride (and block-stride) loop wraps even on small shapes.
+void run_op(const std::string& op, bool gpu, agf::kt::BackendTable& table) {
   const auto& cases = agf::kt::all_cases();
   int ran = 0;
   for (int i = 0; i < static_cast<int>(cases.size()); ++i) {
     const auto& c = cases[i];
-    if (c.op != op || c.perf_only || (gpu && !c.cuda)) continue;
+    if (c.op != op || c.perf_only) continue;
     agf::kt::RunOptions opt;
     if (gpu) opt = {false, false, false, true};
-    const auto outcome = agf::kt::run_case(c, i, opt);
-    ++ran;
-    INFO(c.op, " [", c.name, "]");
-    for (const auto& line : outcome.lines) {
-      INFO(line);
-      CHECK(line.find("FAIL") == std::string::npos);
+    for (const int64_t cap : gpu ? std::vector<int64_t>{0, 2} : std::vector<int64_t>{0}) {
+#ifdef AGF_WITH_CUDA
+      const int64_t saved = cap > 0 ? agf::cuda::set_grid_cap(cap) : agf::cuda::grid_cap();
+#endif
+      const auto outcome = agf::kt::run_case(c, i, opt);
+#ifdef AGF_WITH_CUDA
+      agf::cuda::set_grid_cap(saved);
+#endif
+      ++ran;
+      if (gpu) table.add_cuda(c.op, outcome);
+      else table.add_cpu(c.op, outcome.ok);
+      INFO(c.op, " [", c.name, "]", cap > 0 ? " grid capped at 2 blocks" : "");
+      for (const auto& line : outcome.lines) {
+        INFO(line);
+        CHECK(line.find("FAIL") == std::string::npos);
+      }
+      CHECK(outcome.ok);
     }
-    CHECK(outcome.ok);
   }
-  if (!gpu) CHECK(ran >= 3);  // every op is exercised on at least three shapes
+  CHECK(ran >= 3);  // every op is exercised on at least three shapes
 }
 
 }  // namespace
 
 TEST_CASE("kernel harness: every op on the CPU against float64 references") {
+  agf::kt::BackendTable table;
   for (const auto& op : agf::kt::op_names()) {
-    SUBCASE(op.c_str()) { run_op(op, false); }
+    SUBCASE(op.c_str()) { run_op(op, false, table); }
   }
 }
 
-AGF_GPU_TEST("kernel harness: CUDA against CPU") {
-  for (const auto& op : agf::kt::op_names(/*cuda_only=*/true)) {
-    SUBCASE(op.c_str()) { run_op(op, true); }
-  }
+// Every op, every case, on CUDA: an op without a CUDA kernel fails here as "unsupported", never silently skipped.
+AGF_GPU_TEST("kernel harness: CUDA against CPU, every op") {
+  agf::kt::BackendTable table;
+  for (const auto& op : agf::kt::op_names()) run_op(op, true, table);
+  MESSAGE("op x backend:\n", table.str());
 }
 
 namespace {
@@ -105,6 +123,45 @@ TEST_CASE("kernel harness: it catches an out-of-bounds write, an unwritten eleme
     CHECK((failures.find("finite differences") != std::string::npos) == (flaw == Flaw::wrong_gradient));
   }
 }
+
+#ifdef AGF_WITH_CUDA
+// y = 2x on the CPU through the op, on the GPU through a deliberately flawed kernel: the harness's GPU comparison
+// must pass the sound kernel and catch each flaw, with the grid capped at 2 blocks of 256 threads for 1000 elements
+// (the shape that makes a kernel without a grid-stride loop leave elements unwritten).
+TEST_CASE("kernel harness: it catches a flawed CUDA kernel (no grid-stride loop, an overrun)" *
+          doctest::skip(agf::test::no_gpu())) {
+  using namespace agf;
+  for (kt::CudaFlaw flaw : {kt::CudaFlaw::none, kt::CudaFlaw::no_grid_stride, kt::CudaFlaw::overrun}) {
+    CAPTURE(static_cast<int>(flaw));
+    kt::Case c;
+    c.op = "selftest-cuda";
+    c.name = "flawed doubling";
+    c.inputs = {kt::InputSpec{{1000}}};
+    c.forward = [flaw](const std::vector<Tensor>& in, kt::Guard& g) {
+      Tensor out = g.out(in[0].shape(), in[0].dtype(), in[0].device());
+      if (in[0].device().is_cpu()) {
+        ops::unary_out(out, UnaryOp::mul_scalar, in[0], 2.0);
+      } else {
+        REQUIRE(kt::launch_flawed_double(out.data<float>(), in[0].data<float>(), 1000, flaw) == cudaSuccess);
+      }
+      return std::vector<Tensor>{out};
+    };
+    c.reference = [](const std::vector<kt::Ref>& in) {
+      kt::Ref y(in[0].shape);
+      for (int64_t i = 0; i < y.numel(); ++i) y.v[i] = 2.0 * in[0].v[i];
+      return std::vector<kt::Ref>{y};
+    };
+    const int64_t saved = cuda::set_grid_cap(2);
+    const kt::Outcome o = kt::run_case(c, 0, {false, false, false, true});
+    cuda::set_grid_cap(saved);
+    std::string lines;
+    for (const auto& l : o.lines) lines += l + "\n";
+    INFO(lines);
+    CHECK(o.ok == (flaw == kt::CudaFlaw::none));
+    CHECK((lines.find("guard byte") != std::string::npos) == (flaw == kt::CudaFlaw::overrun));
+  }
+}
+#endif
 
 // conv1d_pair_out (a frozen weight and its LoRA down-projection from one im2col) against two conv1d calls: the same
 // GEMMs on the same columns, so bit for bit, whatever the geometry (strided, padded, pointwise, many batch chunks).
