@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Packs the one-call GPU check: the GPU test suites, the kernel harness and the bandwidth benchmark, built here for
-# sm_80 and sm_90 (./dev build), with every shared library they load that is not part of a base system (OpenBLAS,
-# oneDNN, fmt, cudart, libgomp, ...): the GPU machine is bare, has no network, and none of our Debian packages.
+# Packs the one-call GPU check: the GPU test suites, the kernel harness, the bandwidth benchmark, agf-bench and
+# agf-profile, built here for sm_80 and sm_90 (./dev build), with every shared library they load that is not part of a
+# base system (OpenBLAS, oneDNN, fmt, cudart, libgomp, ...): the GPU machine is bare, has no network, and none of our
+# Debian packages. cuBLAS and cuDNN are the exception: together over 1 GB, far past the transfer limit, and the GPU
+# machine's PyTorch brings both (its nvidia-cublas and nvidia-cudnn-cu13 wheels, the same sonames: libcublas.so.13,
+# libcudnn.so.9), so run.sh finds them there; DEVICE_LIBS in the pack names what it must find.
 #   bench/gpu/pack.sh [PACK_DIR]          (default gpu-pack/, git-ignored; BUILD_DIR as for ./dev; builds first)
 # Writes PACK_DIR/agf-gpu.tar.xz and says its size, which must stay under the device tool's 64 MiB transfer limit
 # together with the working tree. Then, on the device: bash bench/gpu/run.sh gpu-pack/agf-gpu.tar.xz (carry gpu-pack).
@@ -15,7 +18,9 @@ pack=${1:-$root/gpu-pack}
 [ -x "$build/bench/gpu/agf-gpu-bandwidth" ] ||
   { echo "pack: $build has no CUDA backend (nvcc not found at configure time): nothing to run on a GPU"; exit 1; }
 
-bins=(tests/test_tensor tests/test_kernels tests/agf-kernels bench/gpu/agf-gpu-bandwidth)
+bins=(tests/test_tensor tests/test_kernels tests/fusion/test_fusion tests/agf-kernels bench/gpu/agf-gpu-bandwidth
+      apps/agf-bench apps/agf-profile)
+device_libs='^(libcublas|libcublasLt|libcudnn[a-z_]*)\.so'  # from the GPU machine's PyTorch wheels
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/bin" "$stage/lib"
@@ -27,10 +32,12 @@ for b in "${bins[@]}"; do
   ldd "$build/$b" | awk '/=> \// {print $3}' | while read -r lib; do
     case "$(basename "$lib")" in
       libc.so.*|libm.so.*|libdl.so.*|libpthread.so.*|librt.so.*|ld-linux*|libgcc_s.so.*|libstdc++.so.*) ;;
-      *) cp -Ln "$lib" "$stage/lib/" ;;
+      *) if [[ "$(basename "$lib")" =~ $device_libs ]]; then basename "$lib" >> "$stage/DEVICE_LIBS"
+         else cp -Ln "$lib" "$stage/lib/"; fi ;;
     esac
   done
 done
+sort -u -o "$stage/DEVICE_LIBS" "$stage/DEVICE_LIBS"
 git -C "$root" rev-parse --short HEAD > "$stage/COMMIT" 2>/dev/null || echo unknown > "$stage/COMMIT"
 mkdir -p "$pack"
 XZ_OPT=-T0 tar -C "$stage" -cJf "$pack/agf-gpu.tar.xz" .

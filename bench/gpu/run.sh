@@ -1,28 +1,44 @@
 #!/usr/bin/env bash
 # The one-call GPU check, run on the GPU machine (device tool: carry gpu-pack, timeout_s 600):
 #   bash bench/gpu/run.sh gpu-pack/agf-gpu.tar.xz
-# Unpacks what bench/gpu/pack.sh packed, then, each step timed and bounded so that the whole fits in 8 minutes:
-#   1. the machine: GPU, driver, nvcc
+# Unpacks what bench/gpu/pack.sh packed, finds cuBLAS and cuDNN on this machine (its PyTorch's wheels), then, each
+# step timed and bounded so that the whole fits in 8 minutes:
+#   1. the machine: GPU, driver, nvcc, where cuBLAS and cuDNN were found
 #   2. test_tensor (its CUDA cases: copies, the caching allocator against the ledger, perturbation, AdamW)
-#   3. test_kernels -tc "*CUDA*" (the kernel harness, CUDA against CPU, op by op)
-#   4. agf-kernels (every case on the CPU, and on CUDA against the CPU where the op has a kernel)
-#   5. compute-sanitizer --tool memcheck on the harness's perturbation and AdamW cases
-#   6. agf-gpu-bandwidth (perturbation, fused update, AdamW against a device-to-device copy, 1 GiB tensors)
-#   7. agf-kernels --perf --device cuda (the time of every case with a CUDA kernel)
-# Writes $OUT/gpu_check.md (every step's status and its last lines, the bandwidth table) and one log per step (at most
-# 8 files come back). Exits 0 when every step ran and passed; a step that cannot run here says why in the report.
+#   3. test_kernels -tc "*CUDA*" (the kernel harness, every op CUDA against CPU, grid capped too; the flawed kernel)
+#   4. test_fusion -tc "*CUDA*,*GPU*" (EcgNet forward/backward and the fusion step CUDA vs CPU; determinism)
+#   5. agf-kernels (every case on the CPU and on CUDA against the CPU; the op x backend table)
+#   6. compute-sanitizer --tool memcheck on a short subset: perturbation, the fused update, conv1d, batch norm
+#   7. agf-gpu-bandwidth (perturbation, fused update, AdamW against a device-to-device copy, 1 GiB tensors)
+#   8. agf-bench step on the GPU (medium, B=32, b=4, r=16: inference, bp_lora, fusion) and the same steps in
+#      PyTorch eager (bench/reference/torch_step.py, this machine's python3): time, our ledger against its
+#      max_memory_allocated
+#   9. agf-kernels --perf --device cuda (the time of every case on CUDA: conv1d and GEMM rates)
+# Writes $OUT/gpu_check.md (every step's status and its last line, the bandwidth table, the step tables),
+# $OUT/bandwidth.json, $OUT/bench_cuda.json and $OUT/logs.tar.gz (one log per step): at most 8 files come back. Exits 0 when every step ran and passed; a step that cannot run here says why in the report.
 set -uo pipefail
 pack=${1:-gpu-pack/agf-gpu.tar.xz}
 out=${OUT:-${TMPDIR:-/tmp}/agf-gpu-check}
 mkdir -p "$out"
 report="$out/gpu_check.md"
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+trap 'tar -C "$logs" -czf "$out/logs.tar.gz" . 2>/dev/null; rm -rf "$work"' EXIT
+logs="$work/logs"
+mkdir -p "$logs"
 if ! tar -C "$work" -xJf "$pack"; then
   echo "run: cannot unpack $pack (made by bench/gpu/pack.sh; carry its folder)" | tee "$report"
   exit 1
 fi
-export LD_LIBRARY_PATH="$work/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# cuBLAS and cuDNN: the sonames the pack lists, from wherever this machine has them (PyTorch's nvidia-* wheels under
+# /opt, or a CUDA Toolkit under /usr/local); cuDNN opens its engine libraries from the same folder.
+libdirs="" missing=""
+while read -r soname; do
+  [ -n "$soname" ] || continue
+  found=$(find /opt /usr/local /usr/lib /usr/lib64 -name "$soname" \( -type f -o -type l \) 2>/dev/null | head -1)
+  if [ -z "$found" ]; then missing="$missing $soname"; continue; fi
+  case ":$libdirs:" in *":$(dirname "$found"):"*) ;; *) libdirs="$libdirs:$(dirname "$found")" ;; esac
+done < "$work/DEVICE_LIBS"
+export LD_LIBRARY_PATH="$work/lib$libdirs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export OMP_WAIT_POLICY=passive
 bin="$work/bin"
 failed=0
@@ -38,6 +54,7 @@ failed=0
   fi
   if command -v nvcc >/dev/null 2>&1; then nvcc --version | tail -1; else echo "nvcc: not on this machine"; fi
   echo "host: $(nproc) cores, $(uname -r)"
+  echo "cuBLAS/cuDNN from:${libdirs:- nowhere}${missing:+ (NOT FOUND on this machine:$missing)}"
   echo '```'
   echo
   echo "| step | status | seconds | last line |"
@@ -50,33 +67,52 @@ step() {
   shift 2
   local t0 rc status last
   t0=$(date +%s)
-  timeout "$limit" "$@" > "$out/$name.log" 2>&1
+  timeout "$limit" "$@" > "$logs/$name.log" 2>&1
   rc=$?
   status=ok
   if [ "$rc" -eq 124 ]; then status="TIMED OUT (${limit} s)"; failed=1
   elif [ "$rc" -ne 0 ]; then status="FAILED (exit $rc)"; failed=1; fi
-  last=$(grep -v '^\s*$' "$out/$name.log" | tail -1 | tr '|' '/' | cut -c1-160)
+  last=$(grep -v '^\s*$' "$logs/$name.log" | tail -1 | tr '|' '/' | cut -c1-160)
   echo "| $name | $status | $(( $(date +%s) - t0 )) | $last |" >> "$report"
 }
 
-step test_tensor 120 "$bin/test_tensor" --no-intro
-step test_kernels_cuda 120 "$bin/test_kernels" --no-intro -tc='*CUDA*'
-step agf-kernels 120 "$bin/agf-kernels"
+[ -z "$missing" ] || failed=1
+step test_tensor 40 "$bin/test_tensor" --no-intro
+step test_kernels_cuda 90 "$bin/test_kernels" --no-intro -tc='*CUDA*'
+step test_fusion_cuda 60 "$bin/test_fusion" --no-intro -tc='*CUDA*,*GPU*'
+step agf-kernels 40 "$bin/agf-kernels" --no-grad
 if command -v compute-sanitizer >/dev/null 2>&1; then
-  step memcheck 240 bash -c "compute-sanitizer --tool memcheck --error-exitcode 9 '$bin/agf-kernels' -o perturb &&
-                             compute-sanitizer --tool memcheck --error-exitcode 9 '$bin/agf-kernels' -o adamw"
+  step memcheck 90 bash -c "for o in perturb spsa_perturb fused_adamw conv1d batch_norm; do
+                              compute-sanitizer --tool memcheck --error-exitcode 9 '$bin/agf-kernels' --no-grad -o \$o ||
+                                exit 9; done"
 else
   echo "| memcheck | not run: compute-sanitizer is not on this machine's PATH | 0 | |" >> "$report"
 fi
-step bandwidth 120 "$bin/agf-gpu-bandwidth" --json "$out/bandwidth.json"
-step perf_cuda 120 "$bin/agf-kernels" --perf --device cuda --seconds 0.1
+step bandwidth 40 "$bin/agf-gpu-bandwidth" --json "$out/bandwidth.json"
+step bench_cuda 50 "$bin/agf-bench" step --preset medium --mode inference,bp_lora,fusion --batch 32 --bp-batch 4 \
+  --rank 16 --device cuda:0 --steps 5 --json "$out/bench_cuda.json"
+if python3 -c 'import torch; assert torch.cuda.is_available()' >/dev/null 2>&1; then
+  step torch_cuda 60 bash -c "for m in inference bp_lora fusion; do
+                                python3 bench/reference/torch_step.py --preset medium --mode \$m --batch 32 \
+                                  --bp-batch 4 --rank 16 --device cuda --steps 5 || exit 1; done"
+else
+  echo "| torch_cuda | not run: no python3 with a CUDA PyTorch on this machine | 0 | |" >> "$report"
+fi
+step perf_cuda 40 "$bin/agf-kernels" --perf --device cuda --seconds 0.05
 
 {
   echo
   echo '## Bandwidth (agf-gpu-bandwidth)'
   echo
   echo '```'
-  cat "$out/bandwidth.log"
+  cat "$logs/bandwidth.log"
+  echo '```'
+  echo
+  echo '## One step on the GPU: ours (agf-bench step) and PyTorch eager (torch_step.py)'
+  echo
+  echo '```'
+  cat "$logs/bench_cuda.log"
+  [ -f "$logs/torch_cuda.log" ] && cat "$logs/torch_cuda.log"
   echo '```'
 } >> "$report"
 echo "run: report in $report ($([ $failed -eq 0 ] && echo 'every step passed' || echo 'a step FAILED'))"
