@@ -243,6 +243,15 @@ Tensor packed(const Tensor& t) {
   return t.contiguous();
 }
 
+// One pass of one geometry: its descriptors, the cached algorithm and the ledger's workspace for it.
+struct ConvRun {
+  ConvDescs d;
+  ConvChoice c;
+  Tensor ws;
+  ConvRun(const ConvKey& key, const Tensor& like) : d(key), c(choose(key, d)), ws(workspace(like, c.workspace)) {}
+  void* workspace_ptr() const { return ws.defined() ? ws.raw_data() : nullptr; }
+};
+
 // The scaling factors cuDNN takes: double for double data, float otherwise.
 struct Scal {
   float f;
@@ -251,17 +260,15 @@ struct Scal {
 };
 
 void conv_forward(const Tensor& out, const Tensor& x, const Tensor& w, const Tensor& bias, ops::Conv1dArgs args) {
-  const ConvKey key = conv_key(ConvPass::forward, x, x.size(0), x.size(1), x.size(2), w.size(0), w.size(2), args);
-  const ConvDescs d(key);
-  const ConvChoice c = choose(key, d);
   const Tensor xp = packed(x), wp = packed(w);
-  const Tensor ws = workspace(out, c.workspace);
+  const ConvRun r(conv_key(ConvPass::forward, x, x.size(0), x.size(1), x.size(2), w.size(0), w.size(2), args), out);
   if (planning()) return;
+  const ConvDescs& d = r.d;
   const Scal one{1.0f, 1.0}, zero{0.0f, 0.0};
   AGF_CUDNN_CHECK(cudnnConvolutionForward(cudnn_handle(), one.ptr(x.dtype()), d.x, xp.raw_data(), d.w,
-                                          wp.raw_data(), d.conv, static_cast<cudnnConvolutionFwdAlgo_t>(c.algo),
-                                          ws.defined() ? ws.raw_data() : nullptr, c.workspace,
-                                          zero.ptr(x.dtype()), d.y, out.raw_data()));
+                                          wp.raw_data(), d.conv, static_cast<cudnnConvolutionFwdAlgo_t>(r.c.algo),
+                                          r.workspace_ptr(), r.c.workspace, zero.ptr(x.dtype()), d.y,
+                                          out.raw_data()));
   if (bias.defined()) {
     // out += bias over (B, ., 1, T): cuDNN broadcasts a (1, Cout, 1, 1) tensor.
     cudnnTensorDescriptor_t bd = nullptr;
@@ -292,19 +299,18 @@ void conv1d(const Tensor& out, const Tensor& x, const Tensor& w, const Tensor& b
 void conv1d_backward_input(const Tensor& grad_x, const Tensor& grad_y, const Tensor& w, ops::Conv1dArgs args) {
   if (grad_x.numel() == 0) return;
   set_device(grad_x);
-  const ConvKey key = conv_key(ConvPass::backward_input, grad_x, grad_x.size(0), grad_x.size(1), grad_x.size(2),
-                               w.size(0), w.size(2), args);
-  const ConvDescs d(key);
-  const ConvChoice c = choose(key, d);
   const Tensor gy = packed(grad_y), wp = packed(w);
-  const Tensor ws = workspace(grad_x, c.workspace);
+  const ConvRun r(conv_key(ConvPass::backward_input, grad_x, grad_x.size(0), grad_x.size(1), grad_x.size(2),
+                           w.size(0), w.size(2), args),
+                  grad_x);
   if (planning()) return;
+  const ConvDescs& d = r.d;
   const Scal one{1.0f, 1.0}, zero{0.0f, 0.0};
   AGF_CUDNN_CHECK(cudnnConvolutionBackwardData(cudnn_handle(), one.ptr(w.dtype()), d.w, wp.raw_data(), d.y,
                                                gy.raw_data(), d.conv,
-                                               static_cast<cudnnConvolutionBwdDataAlgo_t>(c.algo),
-                                               ws.defined() ? ws.raw_data() : nullptr, c.workspace,
-                                               zero.ptr(w.dtype()), d.x, grad_x.raw_data()));
+                                               static_cast<cudnnConvolutionBwdDataAlgo_t>(r.c.algo),
+                                               r.workspace_ptr(), r.c.workspace, zero.ptr(w.dtype()), d.x,
+                                               grad_x.raw_data()));
 }
 
 void conv1d_backward_weight(const Tensor& grad_w, const Tensor& grad_y, const Tensor& x, ops::Conv1dArgs args) {
@@ -314,19 +320,18 @@ void conv1d_backward_weight(const Tensor& grad_w, const Tensor& grad_y, const Te
     Tensor(grad_w).fill_(0.0);
     return;
   }
-  const ConvKey key = conv_key(ConvPass::backward_weight, x, x.size(0), x.size(1), x.size(2), grad_w.size(0),
-                               grad_w.size(2), args);
-  const ConvDescs d(key);
-  const ConvChoice c = choose(key, d);
   const Tensor gy = packed(grad_y), xp = packed(x);
-  const Tensor ws = workspace(grad_w, c.workspace);
+  const ConvRun r(conv_key(ConvPass::backward_weight, x, x.size(0), x.size(1), x.size(2), grad_w.size(0),
+                           grad_w.size(2), args),
+                  grad_w);
   if (planning()) return;
+  const ConvDescs& d = r.d;
   const Scal one{1.0f, 1.0}, zero{0.0f, 0.0};
   AGF_CUDNN_CHECK(cudnnConvolutionBackwardFilter(cudnn_handle(), one.ptr(x.dtype()), d.x, xp.raw_data(), d.y,
                                                  gy.raw_data(), d.conv,
-                                                 static_cast<cudnnConvolutionBwdFilterAlgo_t>(c.algo),
-                                                 ws.defined() ? ws.raw_data() : nullptr, c.workspace,
-                                                 zero.ptr(x.dtype()), d.w, grad_w.raw_data()));
+                                                 static_cast<cudnnConvolutionBwdFilterAlgo_t>(r.c.algo),
+                                                 r.workspace_ptr(), r.c.workspace, zero.ptr(x.dtype()), d.w,
+                                                 grad_w.raw_data()));
 }
 
 std::string backend_summary(int device) {
