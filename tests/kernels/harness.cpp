@@ -285,13 +285,18 @@ void run_gradients(const Case& c, int ci, Outcome& o) {
   }
 }
 
-void run_gpu(const Case& c, int ci, Outcome& o) {
-  const std::vector<Ref> refs = input_refs(c, ci, DType::f32);
+// CUDA against CPU on the same inputs, in dtype dt. float64 is held to 1e-9 rather than the float64 reference's
+// 1e-11: the two backends sum in different orders, and the SPSA ops draw float32 normals whose device and host
+// sin/cos/log may differ by an ulp, which a float64 parameter keeps.
+void run_gpu_dtype(const Case& c, int ci, DType dt, Outcome& o) {
+  const double rtol = dt == DType::f64 ? 1e-9 : c.rtol_f32;
+  const std::string tag = dt == DType::f64 ? " f64" : "";
+  const std::vector<Ref> refs = input_refs(c, ci, dt);
   Guard gc, gg;
-  const std::vector<Tensor> cpu = c.forward(build_inputs(c, refs, DType::f32, Device::cpu()), gc);
+  const std::vector<Tensor> cpu = c.forward(build_inputs(c, refs, dt, Device::cpu()), gc);
   std::vector<Tensor> gpu;
   try {
-    gpu = c.forward(build_inputs(c, refs, DType::f32, Device::cuda(0)), gg);
+    gpu = c.forward(build_inputs(c, refs, dt, Device::cuda(0)), gg);
   } catch (const std::exception& e) {
     // The op layer's refusal of a CUDA tensor (kernels/dispatch.h, AGF_CPU_ONLY): a missing kernel, not a crash.
     if (std::string(e.what()).find("no CUDA kernel") == std::string::npos) throw;
@@ -300,27 +305,32 @@ void run_gpu(const Case& c, int ci, Outcome& o) {
     o.lines.push_back(fmt::format("FAIL: cuda unsupported: {}", e.what()));
     return;
   }
-  check_guard(o, "cuda forward", gg);
+  check_guard(o, "cuda forward" + tag, gg);
   for (size_t k = 0; k < cpu.size(); ++k)
-    compare(o, fmt::format("cuda vs cpu forward out{}", k), to_ref(gpu[k]), to_ref(cpu[k]),
-            is_floating(cpu[k].dtype()) ? c.rtol_f32 : 0.0, c.atol_frac);
+    compare(o, fmt::format("cuda vs cpu{} forward out{}", tag, k), to_ref(gpu[k]), to_ref(cpu[k]),
+            is_floating(cpu[k].dtype()) ? rtol : 0.0, c.atol_frac);
   if (!c.backward) return;
   std::vector<Tensor> go_cpu(cpu.size()), go_gpu(cpu.size());
   for (size_t k = 0; k < cpu.size(); ++k) {
     if (!output_is_differentiable(c, k, cpu[k])) continue;
     const InputSpec ws{cpu[k].shape(), Layout::contiguous, -1.0, 1.0};
-    const Ref w = random_ref(ws, input_seed(ci, 2000 + k), DType::f32);
-    go_cpu[k] = make_input(ws, w, DType::f32, Device::cpu());
-    go_gpu[k] = make_input(ws, w, DType::f32, Device::cuda(0));
+    const Ref w = random_ref(ws, input_seed(ci, 2000 + k), dt);
+    go_cpu[k] = make_input(ws, w, dt, Device::cpu());
+    go_gpu[k] = make_input(ws, w, dt, Device::cuda(0));
   }
   Guard bc, bg;
-  const auto gcpu = c.backward(build_inputs(c, refs, DType::f32, Device::cpu()), go_cpu, bc);
-  const auto ggpu = c.backward(build_inputs(c, refs, DType::f32, Device::cuda(0)), go_gpu, bg);
-  check_guard(o, "cuda backward", bg);
+  const auto gcpu = c.backward(build_inputs(c, refs, dt, Device::cpu()), go_cpu, bc);
+  const auto ggpu = c.backward(build_inputs(c, refs, dt, Device::cuda(0)), go_gpu, bg);
+  check_guard(o, "cuda backward" + tag, bg);
   for (size_t i = 0; i < gcpu.size(); ++i)
     if (gcpu[i].defined())
-      compare(o, fmt::format("cuda vs cpu backward d/d in{}", i), to_ref(ggpu[i]), to_ref(gcpu[i]), c.rtol_f32,
+      compare(o, fmt::format("cuda vs cpu{} backward d/d in{}", tag, i), to_ref(ggpu[i]), to_ref(gcpu[i]), rtol,
               c.atol_frac);
+}
+
+void run_gpu(const Case& c, int ci, const RunOptions& opt, Outcome& o) {
+  run_gpu_dtype(c, ci, DType::f32, o);
+  if (opt.gpu_f64 && !o.cuda_unsupported) run_gpu_dtype(c, ci, DType::f64, o);
 }
 
 }  // namespace
@@ -331,7 +341,7 @@ Outcome run_case(const Case& c, int case_index, const RunOptions& opt) {
     if (opt.forward_f32) run_forward(c, case_index, DType::f32, o);
     if (opt.forward_f64) run_forward(c, case_index, DType::f64, o);
     if (opt.gradients && c.backward) run_gradients(c, case_index, o);
-    if (opt.gpu) run_gpu(c, case_index, o);
+    if (opt.gpu) run_gpu(c, case_index, opt, o);
   } catch (const std::exception& e) {
     o.ok = false;
     o.lines.push_back(fmt::format("FAIL: exception: {}", e.what()));

@@ -129,6 +129,7 @@ struct RunOptions {
   bool forward_f64 = true;
   bool gradients = true;
   bool gpu = false;  // compare CUDA against CPU (needs a device)
+  bool gpu_f64 = true;  // ... in float64 too
 };
 Outcome run_case(const Case& c, int case_index, const RunOptions& opt);
 
