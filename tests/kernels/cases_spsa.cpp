@@ -53,6 +53,7 @@ void add_spsa_perturb(std::vector<Case>& cases) {
   for (const auto& v : variants) {
     Case c;
     c.op = "spsa_perturb";
+    c.gpu_rtol_f64 = c.rtol_f32;  // float32 normals (harness.h)
     std::string shapes;
     for (const auto& s : v.shapes) shapes += shape_str(s);
     c.name = fmt::format("{} offsets {} {} scale {}{}", shapes, fmt::join(v.offsets, ","), direction_name(v.dir),
@@ -102,6 +103,7 @@ void add_fused_adamw(std::vector<Case>& cases) {
   for (const auto& v : variants) {
     Case c;
     c.op = "fused_adamw";
+    c.gpu_rtol_f64 = c.rtol_f32;  // float32 normals (harness.h)
     c.name = fmt::format("{} fo {}{} zo {} {} offset {} step {}", shape_str(v.shape), v.fo_scale,
                          v.with_fo ? "" : " (no g_fo)", v.zo_scale, direction_name(v.dir), v.offset, v.args.step);
     c.inputs = {InputSpec{v.shape, Layout::contiguous, -0.05, 0.05}, InputSpec{v.shape, Layout::contiguous, -1.0, 1.0},
