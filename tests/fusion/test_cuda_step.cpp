@@ -116,3 +116,55 @@ AGF_GPU_TEST("the same seed twice on the GPU gives bit-identical losses and para
     CHECK(params[0] == params[1]);
   }
 }
+
+AGF_GPU_TEST("spsa_sqnorms and fused_gradient_kth_abs on CUDA give the CPU's values") {
+  // Two queries and a sparsity mask over three tensors, one of them straddling Philox blocks.
+  ops::SpsaDirection d;
+  d.queries = {{1234, 1.0f}, {99, -0.5f}};
+  d.sparsity = 0.25;
+  const std::vector<int64_t> numels{1000, 37, 70001};
+  const std::vector<uint64_t> offsets{0, 1000, 1040};
+  const std::vector<double> cpu = ops::spsa_sqnorms(numels, offsets, d);
+  const std::vector<double> gpu = ops::spsa_sqnorms(numels, offsets, d, Device::cuda(0));
+  REQUIRE(gpu.size() == cpu.size());
+  for (size_t i = 0; i < cpu.size(); ++i) CHECK(rel(gpu[i], cpu[i]) < 1e-6);  // float32 normals an ulp apart at most
+
+  // The k-th largest |g| of a first-order gradient alone is exact; with a ZO term, as close as the normals.
+  Tensor g_cpu = empty({4096});
+  fill_normal_(g_cpu, 5, 0);
+  const Tensor g_gpu = g_cpu.to(Device::cuda(0));
+  for (const bool zo : {false, true}) {
+    CAPTURE(zo);
+    ops::FusedGradient fc, fg;
+    fc.g_fo = g_cpu;
+    fg.g_fo = g_gpu;
+    fc.fo_scale = fg.fo_scale = 0.7;
+    if (zo) {
+      fc.zo_scale = fg.zo_scale = 0.3;
+      fc.direction = fg.direction = d;
+      fc.offset = fg.offset = 8;
+    }
+    for (const int64_t k : {int64_t{1}, int64_t{10}, int64_t{410}, int64_t{4096}}) {
+      CAPTURE(k);
+      const double a = ops::fused_gradient_kth_abs(4096, fc, k);
+      const double b = ops::fused_gradient_kth_abs(4096, fg, k, Device::cuda(0));
+      if (zo) CHECK(rel(b, a) < 1e-6);
+      else CHECK(b == a);
+    }
+  }
+}
+
+AGF_GPU_TEST("a fusion step with grad_topk on CUDA matches the CPU") {
+  TinySetup cpu = on_device(Device::cpu(), true), gpu = on_device(Device::cuda(0), true);
+  StepOptions oc = cpu.options(Mode::fusion), og = gpu.options(Mode::fusion);
+  oc.grad_topk = og.grad_topk = 0.1;
+  FusionStep sc(*cpu.net, *cpu.opt, oc), sg(*gpu.net, *gpu.opt, og);
+  PhiloxStream rc(3), rg(3);
+  const StepRecord a = sc.run(cpu.x, cpu.y, 1e-3, 0.5, rc), b = sg.run(gpu.x, gpu.y, 1e-3, 0.5, rg);
+  CHECK(rel(b.loss, a.loss) < 1e-5);
+  const auto pc = cpu.net->trainable_parameters(), pg = gpu.net->trainable_parameters();
+  for (size_t i = 0; i < pc.size(); ++i) {
+    CAPTURE(pc[i].first);
+    CHECK(rel_diff(*pg[i].second, *pc[i].second) < 1e-4);
+  }
+}
