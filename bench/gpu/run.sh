@@ -29,12 +29,17 @@ if ! tar -C "$work" -xJf "$pack"; then
   echo "run: cannot unpack $pack (made by bench/gpu/pack.sh; carry its folder)" | tee "$report"
   exit 1
 fi
-# cuBLAS and cuDNN: the sonames the pack lists, from wherever this machine has them (PyTorch's nvidia-* wheels under
-# /opt, or a CUDA Toolkit under /usr/local); cuDNN opens its engine libraries from the same folder.
+# cuBLAS and cuDNN: the sonames the pack lists, from wherever this machine has them (PyTorch's nvidia-* wheels in
+# python3's site-packages, a venv under /opt, a CUDA Toolkit under /usr/local); cuDNN opens its engine libraries from
+# the same folder. PyTorch itself later runs with the machine's own LD_LIBRARY_PATH, not the pack's.
+orig_ld_library_path=${LD_LIBRARY_PATH:-}
+roots="/opt /usr/local /usr/lib /usr/lib64 ${HOME:-/root}/.local"
+roots="$roots $(python3 -c 'import site; print(" ".join(site.getsitepackages()))' 2>/dev/null)"
 libdirs="" missing=""
 while read -r soname; do
   [ -n "$soname" ] || continue
-  found=$(find /opt /usr/local /usr/lib /usr/lib64 -name "$soname" \( -type f -o -type l \) 2>/dev/null | head -1)
+  # shellcheck disable=SC2086
+  found=$(find $roots -name "$soname" \( -type f -o -type l \) 2>/dev/null | head -1)
   if [ -z "$found" ]; then missing="$missing $soname"; continue; fi
   case ":$libdirs:" in *":$(dirname "$found"):"*) ;; *) libdirs="$libdirs:$(dirname "$found")" ;; esac
 done < "$work/DEVICE_LIBS"
@@ -82,23 +87,32 @@ step test_kernels_cuda 90 "$bin/test_kernels" --no-intro -tc='*CUDA*'
 step test_fusion_cuda 60 "$bin/test_fusion" --no-intro -tc='*CUDA*,*GPU*'
 step agf-kernels 40 "$bin/agf-kernels" --no-grad
 if command -v compute-sanitizer >/dev/null 2>&1; then
+  # Exit 9 is a memory error; a comparison failure (agf-kernels' own exit 1) is the harness steps' to report.
   step memcheck 90 bash -c "for o in perturb spsa_perturb fused_adamw conv1d batch_norm; do
-                              compute-sanitizer --tool memcheck --error-exitcode 9 '$bin/agf-kernels' --no-grad -o \$o ||
-                                exit 9; done"
+                              compute-sanitizer --tool memcheck --error-exitcode 9 '$bin/agf-kernels' --no-grad -o \$o
+                              [ \$? -ne 9 ] || exit 9; done"
 else
   echo "| memcheck | not run: compute-sanitizer is not on this machine's PATH | 0 | |" >> "$report"
 fi
 step bandwidth 40 "$bin/agf-gpu-bandwidth" --json "$out/bandwidth.json"
+# A GPU that nvidia-smi lists but CUDA cannot start (a driver older than the packed runtime needs) would let every
+# GPU test skip and look passed: that is a failure here.
+if nvidia-smi -L >/dev/null 2>&1 && grep -q 'skipped:' "$logs/bandwidth.log"; then
+  echo "| cuda_start | FAILED: nvidia-smi lists a GPU but CUDA did not start: $(grep -o 'skipped:.*' \
+    "$logs/bandwidth.log" | head -1 | tr '|' '/') | 0 | |" >> "$report"
+  failed=1
+fi
 step bench_cuda 50 "$bin/agf-bench" step --preset medium --mode inference,bp_lora,fusion --batch 32 --bp-batch 4 \
   --rank 16 --device cuda:0 --steps 5 --json "$out/bench_cuda.json"
-if python3 -c 'import torch; assert torch.cuda.is_available()' >/dev/null 2>&1; then
-  step torch_cuda 60 bash -c "for m in inference bp_lora fusion; do
+if LD_LIBRARY_PATH="$orig_ld_library_path" python3 -c 'import torch; assert torch.cuda.is_available()' >/dev/null 2>&1
+then
+  step torch_cuda 90 env LD_LIBRARY_PATH="$orig_ld_library_path" bash -c "for m in inference bp_lora fusion; do
                                 python3 bench/reference/torch_step.py --preset medium --mode \$m --batch 32 \
                                   --bp-batch 4 --rank 16 --device cuda --steps 5 || exit 1; done"
 else
   echo "| torch_cuda | not run: no python3 with a CUDA PyTorch on this machine | 0 | |" >> "$report"
 fi
-step perf_cuda 40 "$bin/agf-kernels" --perf --device cuda --seconds 0.05
+step perf_cuda 30 "$bin/agf-kernels" --perf --device cuda --seconds 0.05
 
 {
   echo
