@@ -1,7 +1,8 @@
 #pragma once
 // The row-level math of batch norm, layer norm and the softmax, written once as AGF_HD inline functions: the CPU
 // loops (kernels/cpu/norm.cpp, kernels/cpu/softmax.cpp) and the CUDA kernels (kernels/cuda/norm.cu) call these for
-// every per-element and per-row formula, so the backends differ only in the order in which their sums add up.
+// every per-element and per-row formula, so the backends differ only in the order in which their sums add up and in
+// nvcc's contraction of a multiply and an add into one FMA (its default, --fmad=true), which the CPU build does not do.
 // Statistics are doubles on both backends; each function is the exact expression, operations and order, that the
 // CPU loops always evaluated, so moving it here changed no CPU result.
 #include <cmath>

@@ -10,6 +10,9 @@ std::string cuda_unavailable_reason() { return "this build has no CUDA backend (
 std::string cuda_device_name(int) { AGF_FAIL("{}", cuda_unavailable_reason()); }
 void cuda_synchronize() {}
 CudaMemInfo cuda_mem_info(int) { AGF_FAIL("{}", cuda_unavailable_reason()); }
+CudaStreamTimer::CudaStreamTimer(int index) : index_(index) { AGF_FAIL("{}", cuda_unavailable_reason()); }
+CudaStreamTimer::~CudaStreamTimer() = default;
+double CudaStreamTimer::seconds() { return 0.0; }
 void profiler_start() {}
 void profiler_stop() {}
 

@@ -37,6 +37,22 @@ struct CudaMemInfo {
   int64_t free_bytes = 0, total_bytes = 0;
 };
 CudaMemInfo cuda_mem_info(int index);
+
+// The time the work issued on a CUDA device's stream took between construction and seconds(), from two CUDA events
+// (no host clock, no synchronisation but the wait for the second event). Only for CUDA devices.
+class CudaStreamTimer {
+ public:
+  explicit CudaStreamTimer(int index);
+  ~CudaStreamTimer();
+  CudaStreamTimer(const CudaStreamTimer&) = delete;
+  CudaStreamTimer& operator=(const CudaStreamTimer&) = delete;
+  double seconds();  // records the end event, waits for it, returns the elapsed time
+
+ private:
+  int index_;
+  void* start_ = nullptr;  // cudaEvent_t
+  void* stop_ = nullptr;
+};
 // Throws with the reason when `d` is a CUDA device that cannot be used.
 void require_device(const Device& d);
 

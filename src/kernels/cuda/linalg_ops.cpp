@@ -137,6 +137,7 @@ struct ConvKey {
 struct ConvChoice {
   int algo = 0;  // the pass's cudnn*Algo_t
   size_t workspace = 0;
+  cudnnMathType_t math = CUDNN_FMA_MATH;  // the math the ranking assumed for this algorithm: set on the descriptor
 };
 
 // A workspace budget per convolution: what an algorithm may ask for beyond its inputs and outputs.
@@ -187,7 +188,7 @@ ConvChoice pick(const Perf* perf, int returned, const char* pass) {
   for (int i = 0; i < returned; ++i) {
     if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].determinism != CUDNN_DETERMINISTIC) continue;
     if (perf[i].memory > kWorkspaceBudget) continue;
-    return {static_cast<int>(perf[i].algo), perf[i].memory};
+    return {static_cast<int>(perf[i].algo), perf[i].memory, perf[i].mathType};
   }
   AGF_FAIL("conv1d {} on cuDNN: no deterministic algorithm within a {} MiB workspace among {} candidates", pass,
            kWorkspaceBudget >> 20, returned);
@@ -248,7 +249,9 @@ struct ConvRun {
   ConvDescs d;
   ConvChoice c;
   Tensor ws;
-  ConvRun(const ConvKey& key, const Tensor& like) : d(key), c(choose(key, d)), ws(workspace(like, c.workspace)) {}
+  ConvRun(const ConvKey& key, const Tensor& like) : d(key), c(choose(key, d)), ws(workspace(like, c.workspace)) {
+    AGF_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv, c.math));  // as ranked (TF32 only under AGF_TF32)
+  }
   void* workspace_ptr() const { return ws.defined() ? ws.raw_data() : nullptr; }
 };
 

@@ -77,6 +77,32 @@ CudaMemInfo cuda_mem_info(int index) {
   return {static_cast<int64_t>(free_b), static_cast<int64_t>(total_b)};
 }
 
+CudaStreamTimer::CudaStreamTimer(int index) : index_(index) {
+  require_device(Device::cuda(index));
+  AGF_CUDA_CHECK(cudaSetDevice(index));
+  cudaEvent_t a = nullptr, b = nullptr;
+  AGF_CUDA_CHECK(cudaEventCreate(&a));
+  AGF_CUDA_CHECK(cudaEventCreate(&b));
+  start_ = a;
+  stop_ = b;
+  AGF_CUDA_CHECK(cudaEventRecord(a, cuda::device_stream(index)));
+}
+
+CudaStreamTimer::~CudaStreamTimer() {
+  if (start_ != nullptr) cudaEventDestroy(static_cast<cudaEvent_t>(start_));
+  if (stop_ != nullptr) cudaEventDestroy(static_cast<cudaEvent_t>(stop_));
+}
+
+double CudaStreamTimer::seconds() {
+  auto* b = static_cast<cudaEvent_t>(stop_);
+  AGF_CUDA_CHECK(cudaSetDevice(index_));
+  AGF_CUDA_CHECK(cudaEventRecord(b, cuda::device_stream(index_)));
+  AGF_CUDA_CHECK(cudaEventSynchronize(b));
+  float ms = 0.0f;
+  AGF_CUDA_CHECK(cudaEventElapsedTime(&ms, static_cast<cudaEvent_t>(start_), b));
+  return ms / 1e3;
+}
+
 void profiler_start() {
   if (cuda_available()) AGF_CUDA_CHECK(cudaProfilerStart());
 }
@@ -141,7 +167,10 @@ Allocator& cuda_allocator(int index) {
 }
 
 void cuda_copy_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, size_t n) {
-  require_device(dst_dev.is_cuda() ? dst_dev : src_dev);
+  const Device gpu = dst_dev.is_cuda() ? dst_dev : src_dev;
+  require_device(gpu);
+  // The legacy stream of the tensor's own device: it orders after that device's stream (tensor/cuda/stream.h).
+  AGF_CUDA_CHECK(cudaSetDevice(gpu.index));
   AGF_CUDA_CHECK(cudaMemcpy(dst, src, n, cudaMemcpyDefault));
 }
 
