@@ -2,7 +2,7 @@
 # The one-call GPU check, run on the GPU machine (device tool: carry gpu-pack, timeout_s 600):
 #   bash bench/gpu/run.sh gpu-pack/agf-gpu.tar.xz
 # Unpacks what bench/gpu/pack.sh packed, finds cuBLAS and cuDNN on this machine (its PyTorch's wheels), then, each
-# step timed and bounded so that the whole fits in 8 minutes:
+# step timed and bounded (the limits add up to 530 s, under the device tool's 600 s):
 #   1. the machine: GPU, driver, nvcc, where cuBLAS and cuDNN were found
 #   2. test_tensor (its CUDA cases: copies, the caching allocator against the ledger, perturbation, AdamW)
 #   3. test_kernels -tc "*CUDA*" (the kernel harness, every op CUDA against CPU, grid capped too; the flawed kernel)
