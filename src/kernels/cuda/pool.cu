@@ -14,10 +14,6 @@ using namespace ix;
 
 // ------------------------------------------------------------------------------------------------ pooling
 
-// Products that stay products: the CPU rounds gy * (1 / k) before adding it, and a fused multiply-add would not.
-__device__ __forceinline__ float mul_rn(float a, float b) { return __fmul_rn(a, b); }
-__device__ __forceinline__ double mul_rn(double a, double b) { return __dmul_rn(a, b); }
-
 // One thread per output step, the window summed in order in double as the CPU does.
 template <typename T>
 __global__ void avg_pool1d_kernel(T* __restrict__ out, const T* __restrict__ x,

@@ -171,19 +171,6 @@ __global__ void __launch_bounds__(kThreads)
 
 // ---------------------------------------------------------------- the fused gradient
 
-template <typename T>
-__device__ __forceinline__ T mul_rn(T a, T b);
-template <>
-__device__ __forceinline__ float mul_rn<float>(float a, float b) { return __fmul_rn(a, b); }
-template <>
-__device__ __forceinline__ double mul_rn<double>(double a, double b) { return __dmul_rn(a, b); }
-template <typename T>
-__device__ __forceinline__ T add_rn(T a, T b);
-template <>
-__device__ __forceinline__ float add_rn<float>(float a, float b) { return __fadd_rn(a, b); }
-template <>
-__device__ __forceinline__ double add_rn<double>(double a, double b) { return __dadd_rn(a, b); }
-
 // g_i as FusedGradientReader::at of cpu/spsa.cpp, rounding for rounding (a product and a sum, never fused into an
 // fma, as the CPU build without FMA computes them): fo * g_fo[i] (+ zo * T(d) with a ZO term), 0 below threshold.
 template <typename T, bool kZo>

@@ -50,6 +50,13 @@ __device__ __forceinline__ void offsets(const StridedDesc<N>& d, int64_t i, int6
   }
 }
 
+// A product and a sum rounded each on its own, never contracted into an FMA (nvcc's default, --fmad=true): where a
+// kernel must round as the CPU build, which does not fuse them, does.
+__device__ __forceinline__ float mul_rn(float a, float b) { return __fmul_rn(a, b); }
+__device__ __forceinline__ double mul_rn(double a, double b) { return __dmul_rn(a, b); }
+__device__ __forceinline__ float add_rn(float a, float b) { return __fadd_rn(a, b); }
+__device__ __forceinline__ double add_rn(double a, double b) { return __dadd_rn(a, b); }
+
 // A grid-stride loop: any grid size covers all n elements (grid_for caps the grid).
 #define AGF_GRID_STRIDE_LOOP(i, n) \
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n); i += int64_t(gridDim.x) * blockDim.x)
