@@ -44,10 +44,14 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, cons
                   const Tensor& running_var, bool training, double momentum, double eps) {
   auto r = ops::batch_norm(x, gamma, beta, running_mean, running_var, training, momentum, eps);
   if (!should_record({&x, &gamma, &beta})) return r.y;
+  // x is read by the backward only through xhat: for the batch statistics' gradient (training) and for gamma's.
+  // With running statistics and a frozen gamma (the FO micro-batch of fine-tuning) x is not kept: g stands in for
+  // it, multiplied by zero in grad_x, and the gamma gradient computed from it is dropped.
+  const bool keep_x = training || needs(gamma);
   return record(r.y, "batch_norm", {x, gamma, beta},
-                [xv = saved(x), gv = saved(gamma), mean = r.save_mean, invstd = r.save_invstd, training,
-                 ng = needs(gamma), nb = needs(beta)](const Tensor& g) {
-                  auto gr = ops::batch_norm_backward(g, xv, gv, mean, invstd, training);
+                [xv = keep_x ? saved(x) : SavedTensor(), gv = saved(gamma), mean = r.save_mean,
+                 invstd = r.save_invstd, training, ng = needs(gamma), nb = needs(beta)](const Tensor& g) {
+                  auto gr = ops::batch_norm_backward(g, xv.defined() ? xv.get() : g, gv, mean, invstd, training);
                   return std::vector<Tensor>{gr.grad_x, ng ? gr.grad_gamma : Tensor(), nb ? gr.grad_beta : Tensor()};
                 });
 }

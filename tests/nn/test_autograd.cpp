@@ -1,5 +1,8 @@
 #include <doctest/doctest.h>
 
+#include <cmath>
+#include <tuple>
+
 #include "autograd/functions.h"
 #include "nn_test_util.h"
 
@@ -148,4 +151,45 @@ TEST_CASE("autograd: a saved tensor overwritten before backward is an error, not
   }
   CHECK_THROWS_WITH_AS(backward(loss_ab), doctest::Contains("backward of matmul: a tensor saved for the gradient"),
                        Error);
+}
+
+TEST_CASE("batch norm on running statistics with a frozen gamma keeps no x: the same gradients") {
+  // Eval mode, gamma frozen: grad_x = g gamma invstd and grad_beta = sum g do not read x, so the node does not keep
+  // it; against a trainable gamma (which keeps x), the gradients must agree bit for bit.
+  Tensor gamma = agf::test::random_tensor({6}, 31, DType::f64, 0.5, 1.5);
+  Tensor mean = agf::test::random_tensor({6}, 32, DType::f64, -0.3, 0.3);
+  Tensor var = agf::test::random_tensor({6}, 33, DType::f64, 0.5, 2.0);
+  Tensor w = agf::test::random_tensor({4, 6, 40}, 34, DType::f64);
+  const auto grads = [&](bool gamma_trains) {
+    Tensor x = agf::test::leaf64({4, 6, 40}, 35);
+    Tensor g = gamma.clone(), b = agf::test::leaf64({6}, 36);
+    if (gamma_trains) set_requires_grad(g, true);
+    MemoryLedger& L = ledger(Device::cpu());
+    MemScope act(MemTag::activations);
+    const int64_t before = L.live(MemTag::activations);
+    Tensor loss;
+    {
+      // x through an op that keeps nothing, so that the batch norm's input is an intermediate only it could keep.
+      Tensor xi = ag::scale(x, 1.0);
+      Tensor h = ag::batch_norm(xi, g, b, mean, var, false, 0.1, 1e-5);
+      loss = ag::sum(ag::mul(h, w));
+    }
+    const int64_t kept = L.live(MemTag::activations) - before;
+    backward(loss);
+    return std::make_tuple(grad(x).to_vector<double>(), grad(b).to_vector<double>(), kept);
+  };
+  const auto [gx_frozen, gb_frozen, kept_frozen] = grads(false);
+  const auto [gx_train, gb_train, kept_train] = grads(true);
+  CHECK(gx_frozen == gx_train);
+  CHECK(gb_frozen == gb_train);
+  // The batch norm's input (4 x 6 x 40 doubles) is kept only for a trainable gamma.
+  CHECK(kept_train - kept_frozen >= int64_t{4} * 6 * 40 * 8);
+  CHECK(kept_frozen > 0);  // the batch norm's output, kept by mul
+  // grad_x against the formula, to the last bits.
+  const auto gv = gamma.to_vector<double>(), mv = var.to_vector<double>(), wv = w.to_vector<double>();
+  for (int64_t c = 0; c < 6; ++c) {
+    const double scale = gv[c] / std::sqrt(mv[c] + 1e-5);
+    for (int64_t i : {int64_t{0}, int64_t{39}})
+      CHECK(gx_frozen[c * 40 + i] == doctest::Approx(wv[c * 40 + i] * scale).epsilon(1e-14));
+  }
 }
