@@ -163,6 +163,8 @@ int main(int argc, char** argv) {
   step->add_option("--steps", so.steps, "timed steps")->check(integer_in(1, 100000));
   step->add_option("--zo-chunk", so.zo_chunk, "zo_chunk of the ZO passes (0: the whole batch at once)")
       ->check(integer_in(0, max_batch));
+  step->add_flag("--gradient-checkpointing", so.gradient_checkpointing,
+                 "backprop recomputes each residual block and transformer layer instead of keeping its activations");
   step->add_option("--coef", so.coef, "fusion coefficient of a fusion step")->check(real_in(0, 1, false, true));
   step->add_option("--device", so.device,
                    "cpu (the default), auto or cuda:N; a plan always runs on the host (its ledger figures are the "

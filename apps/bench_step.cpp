@@ -124,6 +124,7 @@ nlohmann::json run_one(const StepBenchOptions& o, const std::string& mode, int64
     so.mode = fusion::parse_mode(mode == "bp_lora" ? "bp" : mode);
     so.bp_batch = uses_bp_batch(mode) ? o.bp_batch : batch;
     so.zo_chunk = o.zo_chunk;
+    so.gradient_checkpointing = o.gradient_checkpointing;
     step = std::make_unique<fusion::FusionStep>(net, *optimizer, so);
   }
   PhiloxStream rng(7, 0);
@@ -281,9 +282,15 @@ nlohmann::json run_step_bench(const StepBenchOptions& o) {
   if (const Device dev = fusion::resolve_device(o.device); dev.is_cuda() && !o.plan)
     report["machine"]["device"] = ops::device_summary(dev);
   if (!o.plan) report["machine"]["runtime_baseline_rss_bytes"] = runtime_baseline();
-  report["options"] = {{"preset", o.preset}, {"length", o.length}, {"classes", o.classes},
-                       {"warmup", o.warmup},  {"steps", o.steps},   {"zo_chunk", o.zo_chunk},
-                       {"coef", o.coef},      {"plan", o.plan}};
+  report["options"] = {{"preset", o.preset},
+                       {"length", o.length},
+                       {"classes", o.classes},
+                       {"warmup", o.warmup},
+                       {"steps", o.steps},
+                       {"zo_chunk", o.zo_chunk},
+                       {"gradient_checkpointing", o.gradient_checkpointing},
+                       {"coef", o.coef},
+                       {"plan", o.plan}};
   report["results"] = nlohmann::json::array();
   for (const std::string& mode : o.modes)
     for (int64_t b : o.batches) {

@@ -27,6 +27,7 @@ struct StepBenchOptions {
   int64_t warmup = 1;
   int64_t steps = 5;
   int64_t zo_chunk = 0;
+  bool gradient_checkpointing = false;
   double coef = 0.5;      // fusion coefficient of a fusion step (below 1, so its ZO passes run)
   std::string device = "cpu";
   bool quiet = false;     // no progress lines on stderr

@@ -26,6 +26,9 @@ struct AutogradMeta {
   bool requires_grad = false;  // a leaf whose gradient is wanted (a trainable parameter)
   Tensor grad;                 // accumulated gradient of a leaf (charged to MemTag::grads)
   std::shared_ptr<Node> grad_fn;  // the node that made this tensor; null for leaves
+  // A transient leaf whose gradient its owner takes at once (a checkpointed segment's input): the gradient is kept
+  // as it arrives, without the private copy a parameter's gets, and further contributions are added out of place.
+  bool borrow_grad = false;
 };
 
 struct Edge {
@@ -73,6 +76,17 @@ class NoGradGuard {
  private:
   bool saved_;
 };
+// Grad mode on for a scope, whatever the caller's (a checkpointed segment records its recomputation with it).
+class EnableGradGuard {
+ public:
+  EnableGradGuard();
+  ~EnableGradGuard();
+  EnableGradGuard(const EnableGradGuard&) = delete;
+  EnableGradGuard& operator=(const EnableGradGuard&) = delete;
+
+ private:
+  bool saved_;
+};
 
 // ---- per-tensor autograd state ----
 bool requires_grad(const Tensor& t);       // a leaf that requires grad, or the output of a recorded op
@@ -85,6 +99,9 @@ Tensor detach(const Tensor& t);            // same storage, no history
 // Runs the backward pass from a scalar `root` (gradient 1) or with an explicit seed gradient. The graph is freed as
 // it is consumed unless retain_graph.
 void backward(const Tensor& root, const Tensor& grad_root = {}, bool retain_graph = false);
+// The same, releasing the root's handle once its node is known: when the caller's was the last, the root's memory
+// goes back before the pass runs instead of after (a checkpointed segment's recomputed output).
+void backward(Tensor&& root, const Tensor& grad_root = {}, bool retain_graph = false);
 
 namespace autograd_detail {
 // For op implementations: true when the op must record (grad mode on and some input needs a gradient).

@@ -21,7 +21,9 @@ Tensor own_gradient(const Tensor& g) {
 }
 
 void accumulate_leaf(AutogradMeta& m, const Tensor& g) {
-  if (!m.grad.defined()) {
+  if (m.borrow_grad) {
+    m.grad = m.grad.defined() ? ops::add(m.grad, g) : g;
+  } else if (!m.grad.defined()) {
     m.grad = own_gradient(g);
   } else {
     ops::axpy_(m.grad, 1.0, g);
@@ -46,6 +48,8 @@ const Tensor& SavedTensor::get() const {
 bool grad_enabled() { return t_grad_enabled; }
 NoGradGuard::NoGradGuard() : saved_(t_grad_enabled) { t_grad_enabled = false; }
 NoGradGuard::~NoGradGuard() { t_grad_enabled = saved_; }
+EnableGradGuard::EnableGradGuard() : saved_(t_grad_enabled) { t_grad_enabled = true; }
+EnableGradGuard::~EnableGradGuard() { t_grad_enabled = saved_; }
 
 bool requires_grad(const Tensor& t) {
   const AutogradMeta* m = meta(t);
@@ -113,6 +117,10 @@ Tensor record(Tensor output, const char* name, std::vector<Tensor> inputs, Backw
 }  // namespace autograd_detail
 
 void backward(const Tensor& root, const Tensor& grad_root, bool retain_graph) {
+  backward(Tensor(root), grad_root, retain_graph);
+}
+
+void backward(Tensor&& root, const Tensor& grad_root, bool retain_graph) {
   AGF_CHECK(root.defined(), "backward of an undefined tensor");
   AGF_CHECK(requires_grad(root), "backward: {} does not require grad (no trainable input, or made under NoGrad)",
             root.describe());
@@ -123,11 +131,13 @@ void backward(const Tensor& root, const Tensor& grad_root, bool retain_graph) {
   }
   AGF_CHECK(seed.shape() == root.shape(), "backward: seed {} for root {}", seed.describe(), root.describe());
 
-  AutogradMeta& rm = *root.impl()->autograd;
+  const std::shared_ptr<AutogradMeta> root_meta = root.impl()->autograd;
+  AutogradMeta& rm = *root_meta;
   if (!rm.grad_fn) {
     accumulate_leaf(rm, seed);
     return;
   }
+  root = Tensor();  // the graph is reached through rm.grad_fn from here on
   auto cmp = [](const Node* a, const Node* b) { return a->sequence < b->sequence; };
   std::priority_queue<Node*, std::vector<Node*>, decltype(cmp)> ready(cmp);
   std::unordered_map<Node*, Tensor> pending;

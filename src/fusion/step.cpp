@@ -201,6 +201,7 @@ void FusionStep::fo_pass(const Tensor& x, const Tensor& y, bool whole_batch_trai
   // bp trains BatchNorm on the whole batch; the FO micro-batch of fusion/fo_micro uses the running statistics (a few
   // records make poor batch statistics, and the ZO passes keep the running ones current).
   net_.train(whole_batch_training);
+  net_.set_gradient_checkpointing(opt_.gradient_checkpointing);
   const int64_t b = whole_batch_training ? x.size(0) : std::min(opt_.bp_batch, x.size(0));
   Tensor loss;
   {

@@ -36,6 +36,7 @@ struct StepOptions {
   double zo_sparsity = 0.0;
   double grad_topk = 0.0;  // fraction of each tensor's fused gradient kept (largest |g|); 0 or 1: all
   int64_t zo_chunk = 0;    // ZO passes stream the batch in chunks of this many records; 0: the whole batch at once
+  bool gradient_checkpointing = false;  // the FO pass (and bp) recompute each block in the backward (autograd/checkpoint.h)
   HeadGrad head_grad = HeadGrad::micro;
   bool reference_compat = false;  // L- without the auxiliary term, auxiliary target 1 (the PyTorch reference)
   double aux_weight = 1.0;

@@ -41,6 +41,9 @@ const std::vector<ConfigKey>& train_config_keys() {
       {"zo_chunk", &C::zo_chunk,
        "ZO passes stream the batch in chunks of this many records (BatchNorm then sees per-chunk statistics, as in "
        "gradient accumulation); 0: whole batch"},
+      {"gradient_checkpointing", &C::gradient_checkpointing,
+       "backprop keeps only each residual block's and transformer layer's input and recomputes the block in the "
+       "backward pass: the FO pass (and bp) hold one block's activations, for one more forward; same gradients"},
       {"reference_compat", &C::reference_compat,
        "reproduce the PyTorch reference's step: L- without the auxiliary term, auxiliary target 1, two_phase coef"},
       {"weight_decay", &C::weight_decay, "AdamW decoupled weight decay"},

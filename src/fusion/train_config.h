@@ -38,6 +38,7 @@ struct TrainConfig {
   double zo_sparsity = 0.0;
   double grad_topk = 0.0;       // fraction of each tensor's gradient kept; 0: all
   int64_t zo_chunk = 0;         // 0: the ZO passes take the batch at once
+  bool gradient_checkpointing = false;  // backward passes recompute each block instead of keeping its activations
   bool reference_compat = false;
   // ---- optimizer and schedule
   double weight_decay = 0.01;

@@ -139,6 +139,7 @@ Trainer::Trainer(const ResolvedConfig& rc) : cfg_(rc.config) {
   so.zo_sparsity = cfg_.zo_sparsity;
   so.grad_topk = cfg_.grad_topk;
   so.zo_chunk = cfg_.zo_chunk;
+  so.gradient_checkpointing = cfg_.gradient_checkpointing;
   so.head_grad = parse_head_grad(cfg_.head_grad);
   so.reference_compat = cfg_.reference_compat;
   so.aux_weight = cfg_.aux_weight;

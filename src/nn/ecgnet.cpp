@@ -4,6 +4,7 @@
 #include <cmath>
 #include <functional>
 
+#include "autograd/checkpoint.h"
 #include "nn/losses.h"
 #include "tensor/nvtx.h"
 
@@ -169,6 +170,15 @@ template <typename M>
 M* typed_child(Module* list, int index) {
   return static_cast<M*>(list->child(std::to_string(index)));
 }
+
+// One segment of the forward: the layer itself, or (checkpointing) its recomputed stand-in.
+template <typename M>
+Tensor run_segment(M* layer, const Tensor& x, bool checkpointed, const char* name) {
+  if (!checkpointed) return layer->forward(x);
+  std::vector<const Tensor*> params;
+  for (auto& [_, p] : layer->named_parameters()) params.push_back(p);
+  return checkpoint(name, [layer](const Tensor& in) { return layer->forward(in); }, x, params);
+}
 }  // namespace
 
 EcgNetOutput EcgNet::forward(const Tensor& x, NamedTensors* trace) {
@@ -181,10 +191,12 @@ EcgNetOutput EcgNet::forward(const Tensor& x, NamedTensors* trace) {
   }
   // NVTX ranges per layer (forward): nested inside the step's phase ranges, around the per-op ranges of the CUDA
   // launchers, so a timeline reads phase > layer > kernel.
+  // A traced forward keeps every intermediate anyway: nothing to gain from recomputing.
+  const bool checkpointed = checkpointing_ && trace == nullptr && grad_enabled();
   static constexpr const char* kEncoderRanges[] = {"encoder_layers.0", "encoder_layers.1", "encoder_layers.2"};
   for (int i = 0; i < 3; ++i) {
     NvtxRange range(kEncoderRanges[i]);
-    h = typed_child<ResidualBlock>(encoder_layers, i)->forward(h);
+    h = run_segment(typed_child<ResidualBlock>(encoder_layers, i), h, checkpointed, "checkpoint(residual_block)");
     if (trace) trace->emplace_back(fmt::format("encoder_layers.{}.out", i), h);
   }
   h = ag::permute(h, {0, 2, 1});  // (B, tokens, C)
@@ -192,7 +204,8 @@ EcgNetOutput EcgNet::forward(const Tensor& x, NamedTensors* trace) {
   if (trace) trace->emplace_back("tokens", h);
   for (int64_t j = 0; j < cfg_.layers; ++j) {
     NvtxRange range("transformer_layer");
-    h = typed_child<TransformerLayer>(transformer_layers, j)->forward(h);
+    h = run_segment(typed_child<TransformerLayer>(transformer_layers, j), h, checkpointed,
+                    "checkpoint(transformer_layer)");
     if (trace) trace->emplace_back(fmt::format("transformer_layers.{}.out", j), h);
   }
   Tensor features = ag::max(h, 1);

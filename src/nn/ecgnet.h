@@ -100,6 +100,12 @@ class EcgNet : public Module {
   void set_gradient_gate(std::optional<double> positive_threshold);
   std::optional<double> gradient_gate() const { return gate_threshold_; }
 
+  // Activation checkpointing (autograd/checkpoint.h) of each residual block and each transformer layer: a forward
+  // that records a graph keeps only the segments' inputs, and the backward recomputes one segment at a time.
+  // Gradients are those of the plain forward; the backward costs one more forward. No effect without grad mode.
+  void set_gradient_checkpointing(bool on) { checkpointing_ = on; }
+  bool gradient_checkpointing() const { return checkpointing_; }
+
   // LoRA on every conv1/conv2/conv3, the q/k/v of every c_attn, fc1, fc2, classifier.0, auxiliary_classifier.0.
   void enable_lora(const LoraConfig& cfg, uint64_t seed);
   void merge_lora();
@@ -131,6 +137,7 @@ class EcgNet : public Module {
   Tensor lead_mask_;  // (1, leads, 1): 1 on input_leads, 0 elsewhere; undefined when every lead is read
   bool lora_enabled_ = false;
   std::optional<double> gate_threshold_;
+  bool checkpointing_ = false;
 };
 
 }  // namespace agf::nn

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "autograd/checkpoint.h"
 #include "tensor/random.h"
 
 namespace agf::nn {
@@ -216,6 +217,9 @@ void count_batch(Tensor& num_batches_tracked) {
 }  // namespace
 
 Tensor BatchNorm1d::forward(const Tensor& x) {
+  // A checkpointed segment's second forward (autograd/checkpoint.h) sees the batch the first one did: the same batch
+  // statistics, and the running statistics were updated then, not to be updated twice.
+  if (training() && recomputing()) return ag::batch_norm(x, weight, bias, Tensor(), Tensor(), true, momentum, eps);
   Tensor y = ag::batch_norm(x, weight, bias, running_mean, running_var, training(), momentum, eps);
   if (training()) count_batch(num_batches_tracked);
   return y;

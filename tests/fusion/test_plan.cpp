@@ -21,6 +21,7 @@ struct Config {
   int64_t rank = 4;  // 0: every parameter trains
   int64_t batch = 6, bp_batch = 2, length = 512, zo_chunk = 0;
   HeadGrad head_grad = HeadGrad::micro;
+  bool gradient_checkpointing = false;
 };
 
 // Two steps (the first creates the optimizer's moments); the second's record. Everything is built inside the call,
@@ -46,6 +47,7 @@ StepRecord second_step(const Config& c) {
   o.bp_batch = c.mode == Mode::bp ? c.batch : c.bp_batch;
   o.zo_chunk = c.zo_chunk;
   o.head_grad = c.head_grad;
+  o.gradient_checkpointing = c.gradient_checkpointing;
   FusionStep step(net, opt, o);
   PhiloxStream rng(1);
   step.run(x, y, 1e-3, 0.9, rng);
@@ -104,6 +106,17 @@ TEST_CASE("the plan stays exact with zo_chunk, head_grad full and a wider preset
   base.length = 1024;
   base.rank = 8;
   check_plan_equals_run(base);
+}
+
+TEST_CASE("the plan stays exact with gradient checkpointing (the FO pass and bp recompute their blocks)") {
+  for (Mode m : {Mode::fusion, Mode::bp}) {
+    Config c;
+    c.mode = m;
+    c.gradient_checkpointing = true;
+    const std::string mode = mode_name(m);
+    CAPTURE(mode);
+    check_plan_equals_run(c);
+  }
 }
 
 TEST_CASE("a planned inference forward peaks where the real one does, and planning leaves no trace") {
