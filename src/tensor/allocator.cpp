@@ -65,30 +65,28 @@ void* CpuAllocator::allocate(size_t bytes) {
   const size_t size = map_size(bytes);
   std::lock_guard lk(mu_);
   const auto live_mapped = [&] { return reserved_large_ - cached_; };
-  // A cached block of the same size or at most 1/16 larger: a training loop asks for the same sizes every step.
-  if (auto it = cache_.lower_bound(size); it != cache_.end() && it->first <= size + size / 16) {
-    void* p = it->second;
-    mapped_live_[p] = it->first;
-    cached_ -= static_cast<int64_t>(it->first);
-    cache_.erase(it);
+  if (char* p = take_free_locked(size)) {
     peak_live_mapped_ = std::max(peak_live_mapped_, live_mapped());
     return p;
   }
-  // A new mapping. First the cache gives back, largest blocks first, what would take the mapped total more than 5%
-  // above the most that was ever live in mapped blocks: what the OS sees stays within 5% of the ledger's peak, while
-  // most blocks of the phases of a step (a ZO pass at B, backprop at b) stay cached between steps.
+  // A new mapping. First the cache gives back, largest blocks first (the tail of one when that is enough), what
+  // would take the mapped total more than 5% above the most that was ever live in mapped blocks: what the OS sees
+  // stays within 5% of the ledger's peak.
   peak_live_mapped_ = std::max(peak_live_mapped_, live_mapped() + static_cast<int64_t>(size));
-  while (!cache_.empty() && 20 * (reserved_large_ + static_cast<int64_t>(size)) > 21 * peak_live_mapped_) {
-    auto last = std::prev(cache_.end());
-    munmap(last->second, last->first);
-    cached_ -= static_cast<int64_t>(last->first);
-    reserved_large_ -= static_cast<int64_t>(last->first);
-    reserved_ -= static_cast<int64_t>(last->first);
-    cache_.erase(last);
+  const int64_t bound = peak_live_mapped_ + peak_live_mapped_ / 20;
+  while (!free_by_size_.empty() && reserved_large_ + static_cast<int64_t>(size) > bound) {
+    const auto [bsize, bp] = *std::prev(free_by_size_.end());
+    const size_t excess = static_cast<size_t>(reserved_large_ + static_cast<int64_t>(size) - bound);
+    const size_t cut = std::min(bsize, map_size(excess));
+      erase_free_locked(bp, bsize);
+    if (cut < bsize) insert_free_locked(bp, bsize - cut);  // the head stays cached, the tail goes back
+    munmap(bp + (bsize - cut), cut);
+    reserved_large_ -= static_cast<int64_t>(cut);
+    reserved_ -= static_cast<int64_t>(cut);
   }
   void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   ++map_calls_;
-  if (p == MAP_FAILED && !cache_.empty()) {
+  if (p == MAP_FAILED && !free_by_size_.empty()) {
     release_cache_locked();
     p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   }
@@ -101,6 +99,54 @@ void* CpuAllocator::allocate(size_t bytes) {
   return p;
 }
 
+char* CpuAllocator::take_free_locked(size_t size) {
+  // Best fit: the smallest free block that holds the request. One at most 1/16 larger is handed out whole; a larger
+  // one is split, the request from its head, its tail staying free. So the blocks a phase frees serve the next
+  // phase's other sizes, and a training loop's steady state maps nothing new.
+  auto it = free_by_size_.lower_bound({size, nullptr});
+  if (it == free_by_size_.end()) return nullptr;
+  const auto [bsize, bp] = *it;
+  erase_free_locked(bp, bsize);
+  size_t given = bsize;
+  if (bsize > size + size / 16) {
+    insert_free_locked(bp + size, bsize - size);
+    given = size;
+  }
+  mapped_live_[bp] = given;
+  return bp;
+}
+
+void CpuAllocator::insert_free_locked(char* p, size_t size) {
+  // Coalesced with free neighbours: address ranges that meet are one block, whichever mappings they came from
+  // (munmap and page faults work on page ranges, not on the mappings that made them).
+  auto next = free_by_addr_.find(p + size);
+  if (next != free_by_addr_.end()) {
+    const size_t nsize = next->second;
+    erase_free_locked(next->first, nsize);
+    size += nsize;
+  }
+  auto prev = free_by_addr_.lower_bound(p);
+  if (prev != free_by_addr_.begin()) {
+    --prev;
+    if (prev->first + prev->second == p) {
+      char* pp = prev->first;
+      const size_t psize = prev->second;
+      erase_free_locked(pp, psize);
+      p = pp;
+      size += psize;
+    }
+  }
+  free_by_addr_.emplace(p, size);
+  free_by_size_.emplace(size, p);
+  cached_ += static_cast<int64_t>(size);
+}
+
+void CpuAllocator::erase_free_locked(char* p, size_t size) {
+  free_by_addr_.erase(p);
+  free_by_size_.erase({size, p});
+  cached_ -= static_cast<int64_t>(size);
+}
+
 void CpuAllocator::deallocate(void* p, size_t bytes) {
   if (p == nullptr) return;
   const size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
@@ -109,8 +155,7 @@ void CpuAllocator::deallocate(void* p, size_t bytes) {
     munmap(p, rounded);
     reserved_ -= static_cast<int64_t>(rounded);
   } else if (auto it = mapped_live_.find(p); it != mapped_live_.end()) {
-    cache_.emplace(it->second, p);  // kept mapped (and resident) for the next request of its size
-    cached_ += static_cast<int64_t>(it->second);
+    insert_free_locked(static_cast<char*>(p), it->second);  // kept mapped (and resident) for the next request
     mapped_live_.erase(it);
     return;
   } else {
@@ -121,11 +166,12 @@ void CpuAllocator::deallocate(void* p, size_t bytes) {
 }
 
 void CpuAllocator::release_cache_locked() {
-  for (auto& [size, p] : cache_) munmap(p, size);
+  for (auto& [p, size] : free_by_addr_) munmap(p, size);
   reserved_large_ -= cached_;
   reserved_ -= cached_;
   cached_ = 0;
-  cache_.clear();
+  free_by_addr_.clear();
+  free_by_size_.clear();
   ledger(Device::cpu()).set_reserved(reserved_);
 }
 

@@ -5,6 +5,7 @@
 #include <map>
 #include <mutex>
 #include <unordered_map>
+#include <set>
 #include <unordered_set>
 
 #include "tensor/device.h"
@@ -33,15 +34,16 @@ class Allocator {
 void keep_freed_host_memory_mapped();
 
 // Host memory, 64-byte aligned (one cache line, and enough for AVX-512 loads). Blocks below kLargeBlock (64 KiB) come
-// from malloc. Larger ones (activations, weights, workspaces) are anonymous mappings of their own (whole pages; 64 KiB
-// multiples above 1 MiB), kept when freed and
-// handed to the next request of the same size (or at most 1/16 larger): a training loop's steady state makes no
-// system calls and takes no page faults, and the heap cannot fragment under them (OpenBLAS's 512 KiB job arrays,
-// malloc'd and freed by every threaded GEMM, had grown glibc's heap to 141 MiB in a medium fusion step when tensors
-// up to 1 MiB still came from it). Before mapping anew the cache unmaps, largest first, what would take the mapped
-// total above 105% of the most ever live in mapped blocks, so the process's resident set follows the ledger:
-// peak RSS <= ledger peak + 5% (+ the 1/16 reuse slack at worst) + the runtime's own baseline (libraries, BLAS
-// buffers, small blocks). Under a PlanScope (tensor/planning.h) every block is an untouched NORESERVE mapping instead.
+// from malloc. Larger ones (activations, weights, workspaces) are anonymous mappings (whole pages; 64 KiB multiples
+// above 1 MiB), kept when freed, coalesced with free neighbours, and handed out best fit: whole when at most 1/16
+// larger than the request, else split (the request from the head, the tail still free). So the blocks one phase
+// frees serve the next phase's other sizes, a training loop's steady state makes no system calls and takes no page
+// faults, and the heap cannot fragment under them (OpenBLAS's 512 KiB job arrays, malloc'd and freed by every
+// threaded GEMM, had grown glibc's heap to 141 MiB in a medium fusion step when tensors up to 1 MiB still came from
+// it). Before mapping anew the cache unmaps, largest first, what would take the mapped total above 105% of the most
+// ever live in mapped blocks, so the process's resident set follows the ledger: peak RSS <= ledger peak + 5% (+ the
+// 1/16 reuse slack at worst) + the runtime's own baseline (libraries, BLAS buffers, small blocks). Under a PlanScope
+// (tensor/planning.h) every block is an untouched NORESERVE mapping instead.
 class CpuAllocator final : public Allocator {
  public:
   static constexpr size_t kAlignment = 64;
@@ -56,9 +58,13 @@ class CpuAllocator final : public Allocator {
 
  private:
   void release_cache_locked();
+  char* take_free_locked(size_t size);  // a cached block (or the head of one) of at least size bytes, or null
+  void insert_free_locked(char* p, size_t size);
+  void erase_free_locked(char* p, size_t size);
   mutable std::mutex mu_;
   int64_t reserved_ = 0, reserved_large_ = 0, cached_ = 0, peak_live_mapped_ = 0, map_calls_ = 0;
-  std::multimap<size_t, void*> cache_;             // mapped size -> free block
+  std::map<char*, size_t> free_by_addr_;           // free mapped range -> its size (neighbours coalesced)
+  std::set<std::pair<size_t, char*>> free_by_size_;  // the same ranges by size, for best fit
   std::unordered_map<void*, size_t> mapped_live_;  // block in use -> mapped size
   std::unordered_set<void*> planned_;              // blocks handed out while planning: mappings, no memory
 };
