@@ -4,7 +4,8 @@
 # base system (OpenBLAS, oneDNN, fmt, cudart, libgomp, ...): the GPU machine is bare, has no network, and none of our
 # Debian packages. cuBLAS and cuDNN are the exception: together over 1 GB, far past the transfer limit, and the GPU
 # machine's PyTorch brings both (its nvidia-cublas and nvidia-cudnn-cu13 wheels, the same sonames: libcublas.so.13,
-# libcudnn.so.9), so run.sh finds them there; DEVICE_LIBS in the pack names what it must find.
+# libcudnn.so.9), so run.sh finds them there; DEVICE_LIBS in the pack names what it must find (cuBLAS by the version
+# the build compiled against: the engine opens it at run time, so ldd does not show it).
 #   bench/gpu/pack.sh [PACK_DIR]          (default gpu-pack/, git-ignored; BUILD_DIR as for ./dev; builds first)
 # Writes PACK_DIR/agf-gpu.tar.xz and says its size, which must stay under the device tool's 64 MiB transfer limit
 # together with the working tree. Then, on the device: bash bench/gpu/run.sh gpu-pack/agf-gpu.tar.xz (carry gpu-pack).
@@ -37,6 +38,12 @@ for b in "${bins[@]}"; do
     esac
   done
 done
+# cuBLAS is opened at run time (dlopen, src/kernels/cuda/handles.h), so ldd does not list it: name it by the major
+# version the build compiled against (libcublasLt comes with it).
+cuda_home=${CUDA_HOME:-/usr/local/cuda}
+cublas_major=$(awk '/#define CUBLAS_VER_MAJOR/ {print $3}' "$cuda_home/include/cublas_api.h")
+[ -n "$cublas_major" ] || { echo "pack: no CUBLAS_VER_MAJOR in $cuda_home/include/cublas_api.h"; exit 1; }
+printf 'libcublas.so.%s\nlibcublasLt.so.%s\n' "$cublas_major" "$cublas_major" >> "$stage/DEVICE_LIBS"
 sort -u -o "$stage/DEVICE_LIBS" "$stage/DEVICE_LIBS"
 git -C "$root" rev-parse --short HEAD > "$stage/COMMIT" 2>/dev/null || echo unknown > "$stage/COMMIT"
 mkdir -p "$pack"

@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <fstream>
+#include <sstream>
 
 #include "common/test_util.h"
 #include "kernels/ops.h"
@@ -21,6 +23,25 @@ TEST_CASE("CUDA discovery: a missing device is one line of reason, never a crash
   CHECK(!reason.empty());
   CHECK(reason.find('\n') == std::string::npos);
   CHECK_THROWS_WITH_AS(require_device(Device::cuda(0)), doctest::Contains("CUDA is unavailable"), Error);
+}
+
+TEST_CASE("a process that runs only on the CPU never loads cuBLAS (150 MiB of resident memory)") {
+  // cuBLAS is opened on the first GEMM on a GPU (kernels/cuda/handles.h). After CPU work, GEMMs included, no
+  // libcublas or libcublasLt may be mapped into the process.
+  Tensor a = empty({64, 64}), b = empty({64, 64});
+  fill_normal_(a, 1, 0);
+  fill_normal_(b, 2, 0);
+  CHECK(ops::matmul(a, b).numel() == 64 * 64);
+  if (cuda_available()) {
+    MESSAGE("a GPU answers: other tests may have loaded cuBLAS, nothing to check");
+    return;
+  }
+  std::ifstream maps("/proc/self/maps");
+  REQUIRE(maps.good());
+  std::stringstream text;
+  text << maps.rdbuf();
+  CHECK(text.str().find("libcublas") == std::string::npos);
+  CHECK(text.str().find("libc.so") != std::string::npos);  // the map was read: the C library is in it
 }
 
 AGF_GPU_TEST("CUDA: host <-> device copies, strided copies and fills are exact") {

@@ -55,16 +55,16 @@ void gemm(cublasHandle_t h, bool ta, bool tb, int64_t m, int64_t n, int64_t k, T
   const int ib = cublas_int(batches, "batch count");
   if constexpr (sizeof(T) == sizeof(float)) {
     if (batches == 1)
-      AGF_CUBLAS_CHECK(cublasSgemm(h, opb, opa, in, im, ik, &alpha, b, ildb, a, ilda, &beta, c, ildc));
+      AGF_CUBLAS_CHECK(cublas().sgemm(h, opb, opa, in, im, ik, &alpha, b, ildb, a, ilda, &beta, c, ildc));
     else
-      AGF_CUBLAS_CHECK(cublasSgemmStridedBatched(h, opb, opa, in, im, ik, &alpha, b, ildb, stride_b, a, ilda,
-                                                 stride_a, &beta, c, ildc, stride_c, ib));
+      AGF_CUBLAS_CHECK(cublas().sgemm_strided_batched(h, opb, opa, in, im, ik, &alpha, b, ildb, stride_b, a, ilda,
+                                                      stride_a, &beta, c, ildc, stride_c, ib));
   } else {
     if (batches == 1)
-      AGF_CUBLAS_CHECK(cublasDgemm(h, opb, opa, in, im, ik, &alpha, b, ildb, a, ilda, &beta, c, ildc));
+      AGF_CUBLAS_CHECK(cublas().dgemm(h, opb, opa, in, im, ik, &alpha, b, ildb, a, ilda, &beta, c, ildc));
     else
-      AGF_CUBLAS_CHECK(cublasDgemmStridedBatched(h, opb, opa, in, im, ik, &alpha, b, ildb, stride_b, a, ilda,
-                                                 stride_a, &beta, c, ildc, stride_c, ib));
+      AGF_CUBLAS_CHECK(cublas().dgemm_strided_batched(h, opb, opa, in, im, ik, &alpha, b, ildb, stride_b, a, ilda,
+                                                      stride_a, &beta, c, ildc, stride_c, ib));
   }
 }
 
@@ -84,7 +84,7 @@ void matmul(const Tensor& out, const Tensor& a_in, const Tensor& b_in, bool tran
   const Tensor ws = workspace(out, cublas_workspace_bytes());
   if (planning()) return;
   cublasHandle_t h = cublas_handle();
-  AGF_CUBLAS_CHECK(cublasSetWorkspace(h, ws.raw_data(), static_cast<size_t>(ws.numel())));
+  AGF_CUBLAS_CHECK(cublas().set_workspace(h, ws.raw_data(), static_cast<size_t>(ws.numel())));
 
   if (k == 0) {  // nothing to multiply: C = beta C (cuBLAS rejects lda < 1 here)
     if (beta == 0.0) Tensor(out).fill_(0.0);
@@ -342,7 +342,7 @@ std::string backend_summary(int device) {
   int rt = 0, drv = 0, cublas_ver = 0;
   AGF_CUDA_CHECK(cudaRuntimeGetVersion(&rt));
   AGF_CUDA_CHECK(cudaDriverGetVersion(&drv));
-  AGF_CUBLAS_CHECK(cublasGetVersion(cublas_handle(), &cublas_ver));
+  AGF_CUBLAS_CHECK(cublas().get_version(cublas_handle(), &cublas_ver));
   const size_t cudnn_ver = cudnnGetVersion();
   return fmt::format("{}: CUDA runtime {}.{}, driver {}.{}, cuBLAS {}, cuDNN {}.{}.{}, float32 {}", cuda_device_name(device),
                      rt / 1000, (rt % 1000) / 10, drv / 1000, (drv % 1000) / 10, cublas_ver, cudnn_ver / 10000,
