@@ -117,6 +117,32 @@ AGF_GPU_TEST("the same seed twice on the GPU gives bit-identical losses and para
   }
 }
 
+AGF_GPU_TEST("gradient_checkpointing on the GPU: the step of the plain backward, and the CPU's checkpointed step") {
+  for (Mode m : {Mode::fusion, Mode::bp}) {
+    const std::string mode = mode_name(m);
+    CAPTURE(mode);
+    TinySetup plain = on_device(Device::cuda(0), true), ckpt = on_device(Device::cuda(0), true),
+              cpu = on_device(Device::cpu(), true);
+    StepOptions oc = ckpt.options(m);
+    oc.gradient_checkpointing = true;
+    FusionStep sp(*plain.net, *plain.opt, plain.options(m)), sc(*ckpt.net, *ckpt.opt, oc), su(*cpu.net, *cpu.opt, oc);
+    PhiloxStream rp(13), rc(13), ru(13);
+    for (int i = 0; i < 2; ++i) {
+      const StepRecord a = sp.run(plain.x, plain.y, 1e-3, 0.5, rp), b = sc.run(ckpt.x, ckpt.y, 1e-3, 0.5, rc),
+                       c = su.run(cpu.x, cpu.y, 1e-3, 0.5, ru);
+      // The recomputation runs the graph-free forward's kernels (in place, the LoRA pair): float rounding apart.
+      CHECK(rel(b.loss, a.loss) < 1e-6);
+      CHECK(rel(b.grad_fo_norm, a.grad_fo_norm) < 1e-5);
+      CHECK(rel(b.loss, c.loss) < 1e-5);
+    }
+    const auto pp = plain.net->trainable_parameters(), pc = ckpt.net->trainable_parameters();
+    for (size_t i = 0; i < pp.size(); ++i) {
+      CAPTURE(pp[i].first);
+      CHECK(rel_diff(*pc[i].second, *pp[i].second) < 1e-5);
+    }
+  }
+}
+
 AGF_GPU_TEST("spsa_sqnorms and fused_gradient_kth_abs on CUDA give the CPU's values") {
   // Two queries and a sparsity mask over three tensors, one of them straddling Philox blocks.
   ops::SpsaDirection d;
