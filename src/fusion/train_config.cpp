@@ -264,7 +264,9 @@ const ConfigKey& key_named(const std::string& name) {
   return *k;
 }
 bool changeable_on_resume(const std::string& key) {
-  for (const char* k : {"resume", "out", "device", "progress", "profile_steps", "stop_after"})
+  // What changes where and how a run computes, not what: gradient_checkpointing gives the same gradients bit for bit
+  // (a run that ran out of memory continues with it on).
+  for (const char* k : {"resume", "out", "device", "progress", "profile_steps", "stop_after", "gradient_checkpointing"})
     if (key == k) return true;
   return false;
 }

@@ -84,6 +84,33 @@ TEST_CASE("train 10 + resume + 10 equals 20 straight, bit for bit, in every mode
   }
 }
 
+TEST_CASE("a run resumed with gradient_checkpointing on ends as the run without it, bit for bit") {
+  // Checkpointing changes what backprop keeps, not what it computes: the key may change on resume (a run that ran
+  // out of memory continues with it), and the result is the straight run's.
+  TempDir dir("trainer_resume_ckpt");
+  write_learnable_dataset(dir / "d.h5");
+  TrainConfig straight = small_run(dir / "d.h5", dir / "straight", "fusion");
+  const TrainResult a = Trainer(plain(straight)).run();
+  TrainConfig halves = straight;
+  halves.out = (dir / "halves").string();
+  halves.stop_after = 10;
+  CHECK(Trainer(plain(halves)).run().paused);
+  TrainConfig resume;
+  resume.resume = halves.out;
+  resume.progress = false;
+  resume.gradient_checkpointing = true;
+  const TrainResult b = Trainer(ResolvedConfig{resume, {"resume", "progress", "gradient_checkpointing"}}).run();
+  CHECK(b.steps_done == 20);
+  CHECK(step_lines(a.run_dir) == step_lines(b.run_dir));
+  CHECK(same_checkpoint_tensors(a.run_dir / "last.safetensors", b.run_dir / "last.safetensors"));
+  // Another key that changes the computation is still refused.
+  TrainConfig other;
+  other.resume = halves.out;
+  other.zo_chunk = 2;
+  CHECK_THROWS_WITH_AS(Trainer(ResolvedConfig{other, {"resume", "zo_chunk"}}).run(),
+                       doctest::Contains("'zo_chunk' is 2 but the run was started with"), Error);
+}
+
 TEST_CASE("Ctrl-C finishes the step, writes a resumable checkpoint, and the resumed run continues exactly") {
   TempDir dir("trainer_interrupt");
   write_learnable_dataset(dir / "d.h5");
