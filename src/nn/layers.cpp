@@ -207,21 +207,24 @@ void BatchNorm1d::reset_parameters(uint64_t) {
   num_batches_tracked.zero_();
 }
 
-namespace {
-void count_batch(Tensor& num_batches_tracked) {
+void BatchNorm1d::count_batch() {
+  const Storage* s = num_batches_tracked.storage().get();
+  if (s != tracked_storage_ || s->version() != tracked_version_) tracked_ = num_batches_tracked.item<int64_t>();
+  ++tracked_;
   if (num_batches_tracked.device().is_cpu())
-    ++*num_batches_tracked.data<int64_t>();
+    *num_batches_tracked.data<int64_t>() = tracked_;
   else
-    num_batches_tracked.fill_(static_cast<double>(num_batches_tracked.item<int64_t>() + 1));
+    num_batches_tracked.fill_(static_cast<double>(tracked_));  // queued on the device's stream; no wait
+  tracked_storage_ = s;
+  tracked_version_ = s->version();
 }
-}  // namespace
 
 Tensor BatchNorm1d::forward(const Tensor& x) {
   // A checkpointed segment's second forward (autograd/checkpoint.h) sees the batch the first one did: the same batch
   // statistics, and the running statistics were updated then, not to be updated twice.
   if (training() && recomputing()) return ag::batch_norm(x, weight, bias, Tensor(), Tensor(), true, momentum, eps);
   Tensor y = ag::batch_norm(x, weight, bias, running_mean, running_var, training(), momentum, eps);
-  if (training()) count_batch(num_batches_tracked);
+  if (training()) count_batch();
   return y;
 }
 
@@ -231,7 +234,7 @@ Tensor BatchNorm1d::forward_leaky_owned(Tensor x, double slope) {
       x.dim() != 3 || x.stride(2) != 1)
     return ag::leaky_relu_owned(forward(x), slope);
   ops::batch_norm_leaky_(x, weight, bias, running_mean, running_var, training(), momentum, eps, slope);
-  if (training()) count_batch(num_batches_tracked);
+  if (training()) count_batch();
   return x;
 }
 

@@ -102,6 +102,15 @@ class BatchNorm1d : public Module {
 
  protected:
   void reset_parameters(uint64_t seed) override;
+
+ private:
+  // num_batches_tracked + 1. On a GPU, reading the counter would wait for every kernel queued before it (a device
+  // sync per layer per training forward), so its value is kept here too and written with an asynchronous fill; it
+  // is read again only when the buffer changed behind this layer's back (loaded, moved, written in place).
+  void count_batch();
+  int64_t tracked_ = 0;
+  const void* tracked_storage_ = nullptr;
+  uint64_t tracked_version_ = 0;
 };
 
 class LayerNorm : public Module {

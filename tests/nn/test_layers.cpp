@@ -238,3 +238,26 @@ TEST_CASE("BatchNorm + leaky ReLU without a graph: in place, bit for bit the sep
   backward(ag::sum(bn.forward_leaky_owned(x, 0.01), {}, false));
   CHECK(grad(x).defined());
 }
+
+TEST_CASE("BatchNorm num_batches_tracked counts training forwards, and follows a buffer changed behind its back") {
+  BatchNorm1d bn(3);
+  bn.train(true);
+  const Tensor x = agf::test::random_tensor({2, 3, 8}, 61);
+  NoGradGuard ng;
+  for (int i = 0; i < 3; ++i) (void)bn.forward(x);
+  CHECK(bn.num_batches_tracked.item<int64_t>() == 3);
+  (void)bn.forward_leaky_owned(x.clone(), 0.01);
+  CHECK(bn.num_batches_tracked.item<int64_t>() == 4);
+  bn.eval();
+  (void)bn.forward(x);  // eval: not counted
+  CHECK(bn.num_batches_tracked.item<int64_t>() == 4);
+  bn.train(true);
+  // A loaded value (copy_ into the buffer): the count goes on from it, not from the layer's own tally.
+  bn.num_batches_tracked.copy_(from_vector<int64_t>({40}, {}));
+  (void)bn.forward(x);
+  CHECK(bn.num_batches_tracked.item<int64_t>() == 41);
+  // A new buffer (as a move to another device or a state dict load makes): read again.
+  bn.num_batches_tracked = from_vector<int64_t>({7}, {});
+  (void)bn.forward(x);
+  CHECK(bn.num_batches_tracked.item<int64_t>() == 8);
+}
