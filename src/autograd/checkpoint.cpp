@@ -22,6 +22,11 @@ Tensor checkpoint(const char* name, const std::function<Tensor(const Tensor&)>& 
   for (const Tensor* p : parameters) wanted = wanted || autograd_detail::should_record({p});
   if (!wanted) return segment(x);
 
+  // Saved before the segment runs, with the parameters' versions: an in-place write to any of them before the
+  // backward (the segment's own, an optimizer step, a perturbation) is an error, as it is for an op's saved tensors.
+  SavedTensor saved(x);
+  std::vector<SavedTensor> saved_params;
+  for (const Tensor* p : parameters) saved_params.emplace_back(*p);
   Tensor y;
   {
     NoGradGuard no_grad;
@@ -32,7 +37,9 @@ Tensor checkpoint(const char* name, const std::function<Tensor(const Tensor&)>& 
   // recomputed graph's own backward.
   return autograd_detail::record(
       y, name, {x},
-      [segment, saved = SavedTensor(x), x_wants_grad, name](const Tensor& grad_y) -> std::vector<Tensor> {
+      [segment, saved = std::move(saved), saved_params = std::move(saved_params), x_wants_grad,
+       name](const Tensor& grad_y) -> std::vector<Tensor> {
+        for (const SavedTensor& p : saved_params) (void)p.get();  // throws if written since the forward
         Tensor input = detach(saved.get());  // a fresh leaf over the saved storage
         if (x_wants_grad) {
           set_requires_grad(input, true);

@@ -230,8 +230,10 @@ Tensor BatchNorm1d::forward(const Tensor& x) {
 
 Tensor BatchNorm1d::forward_leaky_owned(Tensor x, double slope) {
   // In place only on a tensor nothing else can see: a view or a shared buffer goes the unfused way.
-  if (autograd_detail::should_record({&x, &weight, &bias}) || !x.device().is_cpu() || x.storage().use_count() > 1 ||
-      x.dim() != 3 || x.stride(2) != 1)
+  // A checkpointed segment's second forward in training mode goes through forward(), which leaves the running
+  // statistics alone (even where nothing records: a frozen batch norm inside a segment that trains elsewhere).
+  if (autograd_detail::should_record({&x, &weight, &bias}) || (training() && recomputing()) ||
+      !x.device().is_cpu() || x.storage().use_count() > 1 || x.dim() != 3 || x.stride(2) != 1)
     return ag::leaky_relu_owned(forward(x), slope);
   ops::batch_norm_leaky_(x, weight, bias, running_mean, running_var, training(), momentum, eps, slope);
   if (training()) count_batch();

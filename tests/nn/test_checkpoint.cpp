@@ -34,7 +34,8 @@ struct Backward {
 
 // One forward + backward of a float64 tinylight with LoRA r=4 (non-zero B), every parameter trainable, the input a
 // leaf too. `training`: BatchNorm on batch statistics (updating the running ones), else running statistics.
-Backward run(bool checkpointing, bool training, bool frozen_backbone) {
+Backward run(bool checkpointing, bool training, bool frozen_backbone,
+            const std::vector<std::string>& trainable_override = {}, bool input_grad = true) {
   EcgNet net(preset_config("tinylight", 6, true), 7);
   net.enable_lora({4, 4.0}, 8);
   net.to(DType::f64);
@@ -49,13 +50,16 @@ Backward run(bool checkpointing, bool training, bool frozen_backbone) {
       if (n.find("running_var") != std::string::npos) fill_uniform_(*t, s++, 0, 0.5, 1.5);
     }
   }
-  if (frozen_backbone)
+  if (!trainable_override.empty())
+    net.set_trainable(trainable_override);
+  else if (frozen_backbone)
     net.set_trainable(EcgNet::finetune_patterns());
   else
     net.set_trainable({"*"});
   net.train(training);
   net.set_gradient_checkpointing(checkpointing);
   Tensor x = agf::test::leaf64({3, 12, 512}, 9);
+  if (!input_grad) set_requires_grad(x, false);
   Tensor y = from_vector<double>({1, 0, 0, 1, 0, 1, 0, 1, 1, 0, 0, 0, 0, 0, 1, 1, 0, 0}, {3, 6});
   auto out = net.forward(x);
   Tensor loss = fusion_loss(out.aux_logit, out.main_logits, y, 0.5, 0).total;
@@ -91,7 +95,7 @@ TEST_CASE("gradient checkpointing: EcgNet's gradients are the plain backward's (
         CHECK(d == 0.0);
         worst = std::max(worst, d);
       }
-      REQUIRE(plain.grad_x.defined());
+      REQUIRE(plain.grad_x.defined());  // (an input that wants no gradient: the frozen-batch-norm case below)
       REQUIRE(ckpt.grad_x.defined());
       CHECK(max_rel_diff(ckpt.grad_x, plain.grad_x) == 0.0);
       // BatchNorm's running statistics and its batch count: updated once, by the first forward, not again.
@@ -103,6 +107,32 @@ TEST_CASE("gradient checkpointing: EcgNet's gradients are the plain backward's (
       MESSAGE("training ", training, ", frozen backbone ", frozen, ": ", plain.grads.size(),
               " gradients, worst relative difference ", worst);
     }
+}
+
+TEST_CASE("gradient checkpointing: a frozen batch norm in a segment that trains elsewhere is updated once") {
+  // Block 0's first conv and batch norm frozen, its second conv trained: on the recomputation bn1 records nothing and
+  // could take the in-place path, which must not update its running statistics a second time.
+  const std::vector<std::string> trainable = {"encoder_layers.0.conv2.*", "classifier.*"};
+  const Backward plain = run(false, true, false, trainable, false), ckpt = run(true, true, false, trainable, false);
+  CHECK(ckpt.loss == plain.loss);
+  REQUIRE(ckpt.grads.size() == plain.grads.size());
+  for (size_t i = 0; i < plain.grads.size(); ++i) CHECK(max_rel_diff(ckpt.grads[i].second, plain.grads[i].second) == 0.0);
+  REQUIRE(ckpt.buffers.size() == plain.buffers.size());
+  for (size_t i = 0; i < plain.buffers.size(); ++i) {
+    CAPTURE(plain.buffers[i].first);
+    CHECK(ckpt.buffers[i].second.to_vector<double>() == plain.buffers[i].second.to_vector<double>());
+  }
+}
+
+TEST_CASE("checkpoint(): a parameter written in place between the forward and the backward is an error") {
+  Tensor w = agf::test::leaf64({5, 4}, 24);
+  Tensor x = agf::test::random_tensor({3, 5}, 25, DType::f64);
+  Tensor y = checkpoint("test_segment", [&](const Tensor& in) { return ag::sigmoid(ag::matmul(in, w)); }, x, {&w});
+  {
+    NoGradGuard ng;
+    w.fill_(0.5);  // an optimizer step or a perturbation, too early
+  }
+  CHECK_THROWS_WITH_AS(backward(ag::sum(y)), doctest::Contains("modified in place"), Error);
 }
 
 TEST_CASE("checkpoint(): the segment runs twice with grad, once without; a data input gets no gradient") {
