@@ -398,6 +398,7 @@ LoadIntoReport read_safetensors_into(Bytes file, std::string_view source, const 
       std::memcpy(dst, file.data() + index.data_start + e.begin, static_cast<size_t>(e.end - e.begin));
       if (e.dtype == DType::boolean)
         for (uint64_t i = 0; i < e.end - e.begin; ++i) dst[i] = dst[i] != 0;
+      target.storage()->bump_version();  // a write in place, as copy_ would count it
     } else if (target.numel() > 0) {
       mutable_target.copy_(host_tensor(file, index, e));
     }

@@ -208,13 +208,13 @@ void BatchNorm1d::reset_parameters(uint64_t) {
 }
 
 void BatchNorm1d::count_batch() {
-  const Storage* s = num_batches_tracked.storage().get();
-  if (s != tracked_storage_ || s->version() != tracked_version_) tracked_ = num_batches_tracked.item<int64_t>();
-  ++tracked_;
-  if (num_batches_tracked.device().is_cpu())
-    *num_batches_tracked.data<int64_t>() = tracked_;
-  else
-    num_batches_tracked.fill_(static_cast<double>(tracked_));  // queued on the device's stream; no wait
+  if (num_batches_tracked.device().is_cpu()) {  // reading costs nothing here: the buffer is the count
+    ++*num_batches_tracked.data<int64_t>();
+    return;
+  }
+  const std::shared_ptr<Storage>& s = num_batches_tracked.storage();
+  if (tracked_storage_.lock() != s || s->version() != tracked_version_) tracked_ = num_batches_tracked.item<int64_t>();
+  num_batches_tracked.fill_(static_cast<double>(++tracked_));  // queued on the device's stream; no wait
   tracked_storage_ = s;
   tracked_version_ = s->version();
 }

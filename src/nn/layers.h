@@ -1,5 +1,6 @@
 #pragma once
 // The layers of EcgNet. Conv1d and Linear can carry LoRA adapters (spec/model.md "LoRA").
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -106,10 +107,11 @@ class BatchNorm1d : public Module {
  private:
   // num_batches_tracked + 1. On a GPU, reading the counter would wait for every kernel queued before it (a device
   // sync per layer per training forward), so its value is kept here too and written with an asynchronous fill; it
-  // is read again only when the buffer changed behind this layer's back (loaded, moved, written in place).
+  // is read again only when the buffer changed behind this layer's back (another storage, or a version bump: loaded,
+  // moved, written in place).
   void count_batch();
   int64_t tracked_ = 0;
-  const void* tracked_storage_ = nullptr;
+  std::weak_ptr<Storage> tracked_storage_;
   uint64_t tracked_version_ = 0;
 };
 
