@@ -5,6 +5,7 @@
 #endif
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -33,10 +34,16 @@ void keep_freed_host_memory_mapped() {
 }
 
 namespace {
-// Mapped blocks come in whole pages up to 1 MiB, in multiples of 64 KiB above.
+// Mapped blocks come in whole pages up to 1 MiB, in multiples of 64 KiB above (and never less than the system's page:
+// 64 KiB on some ARM kernels). Every block, split point and unmapped tail then lies on a page boundary.
 size_t map_size(size_t bytes) {
-  const size_t granule = bytes < (size_t(1) << 20) ? size_t(4) << 10 : size_t(64) << 10;
+  static const size_t page = static_cast<size_t>(std::max(4096L, sysconf(_SC_PAGESIZE)));
+  const size_t granule = std::max(page, bytes < (size_t(1) << 20) ? size_t(4) << 10 : size_t(64) << 10);
   return (bytes + granule - 1) / granule * granule;
+}
+
+void unmap(void* p, size_t bytes) {
+  AGF_CHECK(munmap(p, bytes) == 0, "host allocator: munmap of {} bytes at {} failed", bytes, p);
 }
 }  // namespace
 
@@ -80,7 +87,7 @@ void* CpuAllocator::allocate(size_t bytes) {
     const size_t cut = std::min(bsize, map_size(excess));
       erase_free_locked(bp, bsize);
     if (cut < bsize) insert_free_locked(bp, bsize - cut);  // the head stays cached, the tail goes back
-    munmap(bp + (bsize - cut), cut);
+    unmap(bp + (bsize - cut), cut);
     reserved_large_ -= static_cast<int64_t>(cut);
     reserved_ -= static_cast<int64_t>(cut);
   }
@@ -166,7 +173,7 @@ void CpuAllocator::deallocate(void* p, size_t bytes) {
 }
 
 void CpuAllocator::release_cache_locked() {
-  for (auto& [p, size] : free_by_addr_) munmap(p, size);
+  for (auto& [p, size] : free_by_addr_) unmap(p, size);
   reserved_large_ -= cached_;
   reserved_ -= cached_;
   cached_ = 0;
