@@ -4,6 +4,7 @@
 // Row-major BLAS reads a matrix whose column stride is 1 with ld = row stride; a matrix whose row stride is 1 (a
 // transposed view) is the row-major transpose of its storage, so it goes to BLAS as that storage with the trans
 // flag flipped. Any other layout has to be copied first (make_blas_ready).
+#include <algorithm>
 #include <cstdint>
 
 #include "tensor/ledger.h"
@@ -26,6 +27,17 @@ inline MatrixLayout matrix_layout(int64_t rows, int64_t cols, int64_t row_stride
   if ((rows == 1 || row_stride == 1) && (cols == 1 || col_stride >= rows))
     return {true, true, cols == 1 ? rows : col_stride};
   return {};
+}
+
+// out = op(a) op(b) over the last two dims: its (m, n), the inner size k, and how many such products the leading
+// dims of out hold.
+struct GemmDims {
+  int64_t m, n, k, batches;
+};
+inline GemmDims gemm_dims(const Tensor& out, const Tensor& a, bool trans_a) {
+  const int64_t nd = out.dim();
+  const int64_t m = out.size(nd - 2), n = out.size(nd - 1);
+  return {m, n, trans_a ? a.size(nd - 2) : a.size(nd - 1), out.numel() / std::max<int64_t>(m * n, 1)};
 }
 
 // The layout of the last two dims of t.

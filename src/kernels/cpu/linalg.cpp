@@ -12,13 +12,12 @@ namespace agf::cpu {
 using ::agf::blas::batch_is_broadcast;
 using ::agf::blas::batch_offset;
 using ::agf::blas::folded_row_stride;
+using ::agf::blas::gemm_dims;
 
 void matmul(const Tensor& out, const Tensor& a_in, const Tensor& b_in, bool trans_a, bool trans_b, double alpha,
             double beta) {
   const int64_t nd = out.dim();
-  const int64_t m = out.size(nd - 2), n = out.size(nd - 1);
-  const int64_t k = trans_a ? a_in.size(nd - 2) : a_in.size(nd - 1);
-  const int64_t batches = out.numel() / std::max<int64_t>(m * n, 1);
+  const auto [m, n, k, batches] = gemm_dims(out, a_in, trans_a);
   if (out.numel() == 0) return;
   const Tensor a = blas::make_blas_ready(a_in);
   const Tensor b = blas::make_blas_ready(b_in);

@@ -73,9 +73,7 @@ void gemm(cublasHandle_t h, bool ta, bool tb, int64_t m, int64_t n, int64_t k, T
 void matmul(const Tensor& out, const Tensor& a_in, const Tensor& b_in, bool trans_a, bool trans_b, double alpha,
             double beta) {
   const int64_t nd = out.dim();
-  const int64_t m = out.size(nd - 2), n = out.size(nd - 1);
-  const int64_t k = trans_a ? a_in.size(nd - 2) : a_in.size(nd - 1);
-  const int64_t batches = out.numel() / std::max<int64_t>(m * n, 1);
+  const auto [m, n, k, batches] = blas::gemm_dims(out, a_in, trans_a);
   if (out.numel() == 0) return;
   set_device(out);
   const Tensor a = blas::make_blas_ready(a_in);
