@@ -36,11 +36,14 @@ AGF_HD T bn_apply(T x, double mean, double scale, double shift) {
   return static_cast<T>((static_cast<double>(x) - mean) * scale + shift);
 }
 
-// The leaky ReLU fused after batch norm, on the rounded value and with the test of the separate op (x > 0 keeps x),
-// so the fused pass equals the two ops bit for bit; !(v > 0) sends a NaN through v * slope as that op does.
+// The leaky ReLU fused after batch norm, on the rounded value and with the formula of the separate op
+// (element_math.h's leaky_relu: two selects against zero and a sum, which vectorises), so the fused pass equals the
+// two ops bit for bit; a NaN v lands in `neg` and comes out NaN, as it does from that op.
 template <typename T>
 AGF_HD T leaky(T v, T slope) {
-  return !(v > T(0)) ? v * slope : v;
+  const T pos = v > T(0) ? v : T(0);
+  const T neg = v > T(0) ? T(0) : v;
+  return pos + slope * neg;
 }
 
 // One normalised layer-norm element: (x - mean) rstd, then times gamma and plus beta where given (pointers to this
