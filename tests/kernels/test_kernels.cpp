@@ -194,6 +194,83 @@ TEST_CASE("conv1d_pair_out gives each output bit for bit as conv1d alone") {
                        doctest::Contains("another kernel size"), Error);
 }
 
+// oneDNN's channels-last route (direct kernels on time-major chunks of records, reorders around them) against float64,
+// forward and both backward passes, with the chunks capped so that a batch goes in several of them and a shorter
+// last one: the weight gradient is summed over the chunks, each chunk's records land at their own offsets. Also on
+// views that are not contiguous (the reorders read the caller's strides). The route must really run: a silent fall
+// back to the plain route would check nothing new.
+TEST_CASE("conv1d on oneDNN's channels-last route, in chunks of records, agrees with float64") {
+#ifndef AGF_WITH_ONEDNN
+  MESSAGE("built without oneDNN: nothing to check");
+#else
+  using namespace agf;
+  struct Geometry {
+    int64_t batch, cin, cout, t, k, stride, padding, cap;
+    bool transposed_x;  // x a (B, T, C) tensor seen as (B, C, T)
+    bool bias;
+  };
+  const Geometry geometries[] = {
+      {5, 12, 64, 1024, 9, 4, 4, 2, false, true},   // block 0 conv1: chunks of 2, 2, 1
+      {5, 64, 64, 256, 9, 1, 4, 2, false, false},   // conv2
+      {3, 64, 64, 256, 9, 4, 4, 0, false, true},    // a stride-4 conv, the batch in one chunk
+      {4, 32, 48, 150, 9, 1, 4, 3, true, true},     // time-major x: chunks of 3, 1
+      {7, 16, 16, 33, 5, 2, 2, 4, false, false},    // odd lengths
+  };
+  const auto rel = [](const Tensor& a, const Tensor& b) {
+    const auto av = a.contiguous().to(DType::f64).to_vector<double>();
+    const auto bv = b.contiguous().to_vector<double>();
+    double err = 0, scale = 1e-30;
+    for (size_t i = 0; i < bv.size(); ++i) {
+      err = std::max(err, std::abs(av[i] - bv[i]));
+      scale = std::max(scale, std::abs(bv[i]));
+    }
+    return err / scale;
+  };
+  for (const Geometry& g : geometries) {
+    CAPTURE(g.cin);
+    CAPTURE(g.t);
+    CAPTURE(g.cap);
+    Tensor base = g.transposed_x ? empty({g.batch, g.t, g.cin}) : empty({g.batch, g.cin, g.t});
+    fill_normal_(base, 21, 0);
+    const Tensor x = g.transposed_x ? base.transpose(1, 2) : base;
+    Tensor w = empty({g.cout, g.cin, g.k}), bias = g.bias ? empty({g.cout}) : Tensor();
+    fill_normal_(w, 22, 0);
+    if (g.bias) fill_normal_(bias, 23, 0);
+    const ops::Conv1dArgs args{g.stride, g.padding};
+    const int64_t t_out = ops::conv1d_out_len(g.t, g.k, args);
+    Tensor gy = empty({g.batch, g.cout, t_out});
+    fill_normal_(gy, 24, 0);
+    const Tensor x64 = x.to(DType::f64), w64 = w.to(DType::f64), gy64 = gy.to(DType::f64);
+    const Tensor y_ref = ops::conv1d(x64, w64, g.bias ? bias.to(DType::f64) : Tensor(), args);
+    const Tensor gx_ref = ops::conv1d_backward_input(gy64, w64, g.t, args);
+    const Tensor gw_ref = ops::conv1d_backward_weight(gy64, x64, g.k, args);
+
+    const auto was = cpu::set_onednn_routes(cpu::OnednnRoutes::channels_last, g.cap);
+    const int64_t runs = cpu::onednn_channels_last_runs();
+    Tensor y = empty({g.batch, g.cout, t_out}), gx = empty({g.batch, g.cin, g.t}), gw = empty({g.cout, g.cin, g.k});
+    gw.fill_(1e6);  // the first chunk must overwrite the gradient, not add to it
+    CHECK(cpu::onednn_conv1d(y, x, w, bias, args, 0));
+    CHECK(cpu::onednn_conv1d_backward_input(gx, gy, w, args, 0));
+    CHECK(cpu::onednn_conv1d_backward_weight(gw, gy, x, args, 0));
+    CHECK(cpu::onednn_channels_last_runs() == runs + 3);
+    cpu::set_onednn_routes(was);
+    // float32 sums of up to Cin*K (forward, backward input) or B*T_out (weight) products of unit normals.
+    CHECK(rel(y, y_ref) < 1e-5);
+    CHECK(rel(gx, gx_ref) < 1e-5);
+    CHECK(rel(gw, gw_ref) < 1e-5);
+  }
+  // The plain route is what `plain` asks for: the channels-last route does not run.
+  const auto was = cpu::set_onednn_routes(cpu::OnednnRoutes::plain);
+  const int64_t runs = cpu::onednn_channels_last_runs();
+  Tensor x = empty({2, 64, 128}), w = empty({64, 64, 9}), y = empty({2, 64, 128});
+  fill_normal_(x, 1, 0);
+  fill_normal_(w, 2, 0);
+  CHECK(cpu::onednn_conv1d(y, x, w, Tensor(), {1, 4}, 0));
+  CHECK(cpu::onednn_channels_last_runs() == runs);
+  cpu::set_onednn_routes(was);
+#endif
+}
+
 // The oneDNN convolutions (float32) against im2col + BLAS in float32 and against float64 (im2col, the reference),
 // forward and both backward passes, on EcgNet's own geometries and on views that are not contiguous. Where the build
 // has oneDNN, its kernels must really take EcgNet's geometries: a silent fallback would compare im2col with itself.

@@ -1,13 +1,20 @@
 // Conv1d forward and both backward passes in float32 through oneDNN (Debian's libdnnl), the library PyTorch's own CPU
-// convolutions run on. Measured on this project's 2-core AVX-512 machine (BENCHMARKS.md, "Kernels"), its GEMM-based
-// kernels on the plain (B, C, T) layout run EcgNet's convolutions 1.2-2.6x faster than im2col + OpenBLAS, and need
-// no columns: the workspace is oneDNN's scratchpad, which it is handed from the ledger (tag `workspace`), never
-// allocated by itself. The layout stays the engine's own: no reorders to blocked formats, whose buffers would cost a
-// copy of x and y per call.
-//
-// oneDNN takes a convolution only when it would cost no more memory than the im2col path (scratchpad <= that path's
-// columns, at least 8 MiB) and only with one of its optimised kernels (a strided view that only its reference kernel
-// reads goes to im2col). float64 always goes to im2col, the reference. AGF_CONV=im2col turns oneDNN off.
+// convolutions run on. Two routes, both drawing every byte they use from the ledger (tag `workspace`):
+// - Plain: oneDNN's GEMM-based kernels read and write the engine's (B, C, T) layout in place; the workspace is
+//   oneDNN's scratchpad. Measured on this project's 2-core AVX-512 machine (BENCHMARKS.md, "Kernels"), 1.2-2.6x
+//   faster than im2col + OpenBLAS.
+// - Channels-last: oneDNN's direct kernels (brgconv, jit) on time-major (B, T, C) data, 1.5-4x faster again at the
+//   widths of the small presets (64-256 channels) and about even at 512 (BENCHMARKS.md, "Convolution routes"). They
+//   take x and y time-major and the weight in a blocked layout, so the batch goes in chunks of records: each chunk's
+//   x (or grad_y) is reordered into a dense time-major buffer, convolved, and its result reordered back into the
+//   caller's tensor; the weight is reordered once per call. The chunk's buffers are sized to the same budget as the
+//   plain route's scratchpad, so this route costs no more memory than the im2col path either.
+// oneDNN takes a convolution only when it would cost no more memory than the im2col path (scratchpad, and chunk
+// buffers, <= that path's columns, at least 8 MiB; the blocked weight copy on top) and only with one of its optimised
+// kernels (a strided view that only its reference kernel reads goes to im2col). float64 always goes to im2col, the
+// reference. AGF_CONV=im2col turns oneDNN off, AGF_CONV=plain keeps it on the plain route only, and
+// AGF_CONV=channels_last sends every convolution it can to the channels-last route (the default, `auto`, sends
+// those of the widths where it measured faster).
 #include <pthread.h>
 #include <signal.h>
 
@@ -36,31 +43,50 @@ namespace agf::cpu {
 
 namespace {
 
-std::atomic<int> g_onednn_state{-1};  // -1: not read from AGF_CONV yet, 0 off, 1 on
+// -1: not read from AGF_CONV yet; otherwise an OnednnRoutes value.
+std::atomic<int> g_onednn_state{-1};
+std::atomic<int64_t> g_chunk_cap{0};  // at most this many records per channels-last chunk (0: the budget decides)
+std::atomic<int64_t> g_channels_last_runs{0};
 
-bool onednn_on() {
+OnednnRoutes routes() {
 #ifdef AGF_WITH_ONEDNN
   int s = g_onednn_state.load(std::memory_order_relaxed);
   if (s < 0) {
     const char* env = std::getenv("AGF_CONV");
-    s = env != nullptr && std::strcmp(env, "im2col") == 0 ? 0 : 1;
+    const std::string v = env != nullptr ? env : "";
+    s = static_cast<int>(v == "im2col"          ? OnednnRoutes::off
+                         : v == "plain"         ? OnednnRoutes::plain
+                         : v == "channels_last" ? OnednnRoutes::channels_last
+                                                : OnednnRoutes::automatic);
     g_onednn_state.store(s, std::memory_order_relaxed);
   }
-  return s == 1;
+  return static_cast<OnednnRoutes>(s);
 #else
-  return false;
+  return OnednnRoutes::off;
 #endif
 }
 
+bool onednn_on() { return routes() != OnednnRoutes::off; }
+
 }  // namespace
+
+OnednnRoutes set_onednn_routes(OnednnRoutes r, int64_t chunk_cap) {
+  const OnednnRoutes was = routes();
+#ifdef AGF_WITH_ONEDNN
+  g_onednn_state.store(static_cast<int>(r), std::memory_order_relaxed);
+  g_chunk_cap.store(chunk_cap, std::memory_order_relaxed);
+#else
+  (void)r;
+  (void)chunk_cap;
+#endif
+  return was;
+}
+
+int64_t onednn_channels_last_runs() { return g_channels_last_runs.load(std::memory_order_relaxed); }
 
 bool set_onednn_convolutions(bool on) {
   const bool was = onednn_on();
-#ifdef AGF_WITH_ONEDNN
-  g_onednn_state.store(on ? 1 : 0, std::memory_order_relaxed);
-#else
-  (void)on;
-#endif
+  set_onednn_routes(on ? OnednnRoutes::automatic : OnednnRoutes::off);
   return was;
 }
 
@@ -259,6 +285,226 @@ void launch(const Entry& e, std::unordered_map<int, dnnl::memory> args) {
 
 bool accepts(const Tensor& a) { return a.dtype() == DType::f32 && onednn_on(); }
 
+// ---- The channels-last route.
+
+// Whether the channels-last route takes this pass at these widths by default: where it measured faster
+// (BENCHMARKS.md, "Convolution routes", Zen 4). Forward at every width but a leads-wide input into a wide network
+// (12 -> 512 channels: 9.6 ms plain, 10.7 ms channels-last); both backward passes up to 256 channels (at 512 the
+// direct backward-input kernel ran at half the speed of the GEMM-based one).
+bool channels_last_by_default(Pass p, int64_t cin, int64_t cout) {
+  if (p == Pass::forward) return cin >= 16 || cout <= 256;
+  return std::max(cin, cout) <= 256;
+}
+
+bool wants_channels_last(Pass p, int64_t cin, int64_t cout) {
+  switch (routes()) {
+    case OnednnRoutes::channels_last: return true;
+    case OnednnRoutes::automatic: return channels_last_by_default(p, cin, cout);
+    default: return false;
+  }
+}
+
+memory::desc time_major(int64_t n, int64_t c, int64_t t) {
+  return memory::desc({n, c, 1, t}, memory::data_type::f32, memory::format_tag::nhwc);
+}
+
+// The first n records of t, strides as the tensor has them.
+memory::desc records_of(const Tensor& t, int64_t n) {
+  const Dims dims{n, t.size(1), 1, t.size(2)};
+  const Dims strides{t.stride(0), t.stride(1), t.size(2) * t.stride(2), t.stride(2)};
+  return memory::desc(dims, memory::data_type::f32, strides);
+}
+
+// One pass on a chunk of n records: the convolution on the dense time-major buffers X (the x side: x or grad_x) and
+// Y (the y side: y or grad_y), with the weight side W in the kernel's blocked layout, and the reorders between those
+// buffers and the caller's tensors. The reorders the pass does not need stay empty.
+struct ClEntry {
+  bool usable = false;
+  dnnl::primitive conv;
+  size_t scratchpad = 0;
+  memory::desc x_buf, y_buf, w_buf;
+  dnnl::reorder x_in, x_out, y_in, y_out, w_in, w_out, w_out_sum;
+};
+
+std::map<Key, ClEntry>& cl_cache() {
+  static std::map<Key, ClEntry> c;
+  return c;
+}
+
+// A reorder oneDNN runs with one of its optimised kernels and no scratchpad, or an error.
+dnnl::reorder reorder(const memory::desc& from, const memory::desc& to, bool sum = false) {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  if (sum) {
+    dnnl::post_ops po;
+    po.append_sum(1.0f);
+    attr.set_post_ops(po);
+  }
+  const dnnl::reorder::primitive_desc pd(cpu_engine(), from, cpu_engine(), to, attr);
+  if (pd.scratchpad_desc().get_size() != 0 || !optimised(pd.impl_info_str()))
+    throw dnnl::error(dnnl_unimplemented, "reorder");
+  return dnnl::reorder(pd);
+}
+
+// A direct kernel, not a GEMM-based or reference one: otherwise the plain route does as well without the reorders.
+bool direct_kernel(const char* impl) {
+  return optimised(impl) && std::strstr(impl, "gemm") == nullptr;
+}
+
+// The three tensors of a pass, as the caller has them: x (or grad_x), y (or grad_y), w (or grad_w).
+struct ClTensors {
+  const Tensor& x;
+  const Tensor& y;
+  const Tensor& w;
+};
+
+ClEntry make_cl_entry(Pass p, const ClTensors& t, int64_t n, bool has_bias, ops::Conv1dArgs args) {
+  ClEntry e;
+  const int64_t cin = t.x.size(1), cout = t.y.size(1);
+  e.x_buf = time_major(n, cin, t.x.size(2));
+  e.y_buf = time_major(n, cout, t.y.size(2));
+  const memory::desc w_any({t.w.size(0), t.w.size(1), 1, t.w.size(2)}, memory::data_type::f32,
+                           memory::format_tag::any);
+  const Dims strides{1, args.stride}, pad{0, args.padding};
+  const auto hint_kind = p == Pass::forward ? dnnl::prop_kind::forward_inference : dnnl::prop_kind::forward_training;
+  const memory::desc bd = bias_desc(cout);
+  const auto fwd_desc = has_bias && p == Pass::forward
+                            ? dnnl::convolution_forward::desc(hint_kind, dnnl::algorithm::convolution_direct, e.x_buf,
+                                                              w_any, bd, e.y_buf, strides, pad, pad)
+                            : dnnl::convolution_forward::desc(hint_kind, dnnl::algorithm::convolution_direct, e.x_buf,
+                                                              w_any, e.y_buf, strides, pad, pad);
+  const dnnl::convolution_forward::primitive_desc fwd(fwd_desc, user_scratchpad(), cpu_engine());
+  const char* impl = nullptr;
+  if (p == Pass::forward) {
+    e.conv = dnnl::convolution_forward(fwd);
+    e.scratchpad = fwd.scratchpad_desc().get_size();
+    e.w_buf = fwd.weights_desc();
+    impl = fwd.impl_info_str();
+    e.x_in = reorder(records_of(t.x, n), e.x_buf);
+    e.y_out = reorder(e.y_buf, records_of(t.y, n));
+    e.w_in = reorder(desc_of(t.w), e.w_buf);
+  } else if (p == Pass::backward_input) {
+    using Conv = dnnl::convolution_backward_data;
+    const Conv::desc d(dnnl::algorithm::convolution_direct, e.x_buf, w_any, e.y_buf, strides, pad, pad);
+    const Conv::primitive_desc pd(d, user_scratchpad(), cpu_engine(), fwd);
+    e.conv = Conv(pd);
+    e.scratchpad = pd.scratchpad_desc().get_size();
+    e.w_buf = pd.weights_desc();
+    impl = pd.impl_info_str();
+    e.y_in = reorder(records_of(t.y, n), e.y_buf);
+    e.x_out = reorder(e.x_buf, records_of(t.x, n));
+    e.w_in = reorder(desc_of(t.w), e.w_buf);
+  } else {
+    using Conv = dnnl::convolution_backward_weights;
+    const Conv::desc d(dnnl::algorithm::convolution_direct, e.x_buf, w_any, e.y_buf, strides, pad, pad);
+    const Conv::primitive_desc pd(d, user_scratchpad(), cpu_engine(), fwd);
+    e.conv = Conv(pd);
+    e.scratchpad = pd.scratchpad_desc().get_size();
+    e.w_buf = pd.diff_weights_desc();
+    impl = pd.impl_info_str();
+    e.x_in = reorder(records_of(t.x, n), e.x_buf);
+    e.y_in = reorder(records_of(t.y, n), e.y_buf);
+    e.w_out = reorder(e.w_buf, desc_of(t.w));
+    e.w_out_sum = reorder(e.w_buf, desc_of(t.w), true);
+  }
+  e.usable = direct_kernel(impl);
+  return e;
+}
+
+const ClEntry& cl_entry(Pass p, const ClTensors& t, int64_t n, bool has_bias, ops::Conv1dArgs args) {
+  Key key{p, key_of(t.x, t.y, t.w, args, has_bias)};
+  std::get<1>(key).push_back(n);
+  std::lock_guard<std::mutex> lock(g_cache_mutex);
+  auto it = cl_cache().find(key);
+  if (it != cl_cache().end()) return it->second;
+  ClEntry e;  // unusable unless it can be made
+  try {
+    e = make_cl_entry(p, t, n, has_bias, args);
+  } catch (const dnnl::error&) {
+  }
+  return cl_cache().emplace(std::move(key), std::move(e)).first->second;
+}
+
+Tensor workspace_bytes(size_t bytes) {
+  MemScope scope(MemTag::workspace);
+  return empty({static_cast<int64_t>(bytes)}, DType::u8, Device::cpu());
+}
+
+dnnl::memory at(const memory::desc& d, const Tensor& t, int64_t offset_elements = 0) {
+  return dnnl::memory(d, cpu_engine(), static_cast<float*>(const_cast<void*>(t.raw_data())) + offset_elements);
+}
+
+// Runs pass p on the channels-last route, chunk by chunk, or returns false having done nothing: the widths are not
+// the route's, a chunk of even one record would not fit the budget, or oneDNN has no direct kernel for it.
+bool run_channels_last(Pass p, const ClTensors& t, const Tensor& bias, ops::Conv1dArgs args, int64_t im2col_bytes) {
+  const int64_t batch = t.x.size(0), cin = t.x.size(1), cout = t.y.size(1);
+  if (!wants_channels_last(p, cin, cout)) return false;
+  constexpr int64_t kFloor = int64_t{8} << 20;
+  const int64_t budget = std::max(im2col_bytes, kFloor);
+  const int64_t per_record = (cin * t.x.size(2) + cout * t.y.size(2)) * int64_t{4};
+  int64_t n = std::min(batch, budget / per_record);
+  if (const int64_t cap = g_chunk_cap.load(std::memory_order_relaxed); cap > 0) n = std::min(n, cap);
+  const bool has_bias = bias.defined();
+  const ClEntry* e = nullptr;
+  // The kernel's scratchpad counts against the budget too: fewer records per chunk until both fit.
+  for (; n > 0; n /= 2) {
+    e = &cl_entry(p, t, n, has_bias, args);
+    if (!e->usable) return false;
+    if (static_cast<int64_t>(e->scratchpad) + n * per_record <= budget) break;
+  }
+  if (n == 0) return false;
+  const int64_t rest = batch % n;
+  const ClEntry* last = rest > 0 ? &cl_entry(p, t, rest, has_bias, args) : e;
+  if (!last->usable || last->w_buf != e->w_buf) return false;  // the weight side is shared by the chunks
+
+  const Tensor x_buf = workspace_bytes(e->x_buf.get_size());
+  const Tensor y_buf = workspace_bytes(e->y_buf.get_size());
+  const Tensor w_buf = workspace_bytes(e->w_buf.get_size());
+  const Tensor pad = scratchpad(std::max(e->scratchpad, last->scratchpad));
+  if (planning()) return true;
+
+  dnnl::stream s(cpu_engine());
+  const SignalsHeld held;
+  dnnl::memory wb = at(e->w_buf, w_buf), wu = at(desc_of(t.w), t.w);
+  if (p != Pass::backward_weight) e->w_in.execute(s, wu, wb);
+  for (int64_t b0 = 0; b0 < batch; b0 += n) {
+    const ClEntry& c = b0 + n <= batch ? *e : *last;
+    const int64_t nb = b0 + n <= batch ? n : rest;
+    dnnl::memory xb = at(c.x_buf, x_buf), yb = at(c.y_buf, y_buf);
+    dnnl::memory xu = at(records_of(t.x, nb), t.x, b0 * t.x.stride(0));
+    dnnl::memory yu = at(records_of(t.y, nb), t.y, b0 * t.y.stride(0));
+    std::unordered_map<int, dnnl::memory> a;
+    if (pad.defined()) {
+      const auto base = reinterpret_cast<uintptr_t>(pad.raw_data());
+      const uintptr_t aligned = (base + kScratchpadAlign - 1) / kScratchpadAlign * kScratchpadAlign;
+      const memory::desc d({static_cast<memory::dim>(c.scratchpad)}, memory::data_type::u8, memory::format_tag::x);
+      a.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(d, cpu_engine(), reinterpret_cast<void*>(aligned)));
+    }
+    if (p == Pass::forward) {
+      c.x_in.execute(s, xu, xb);
+      a.insert({{DNNL_ARG_SRC, xb}, {DNNL_ARG_WEIGHTS, wb}, {DNNL_ARG_DST, yb}});
+      if (has_bias) a.emplace(DNNL_ARG_BIAS, at(bias_desc(cout), bias));
+      c.conv.execute(s, a);
+      c.y_out.execute(s, yb, yu);
+    } else if (p == Pass::backward_input) {
+      c.y_in.execute(s, yu, yb);
+      a.insert({{DNNL_ARG_DIFF_DST, yb}, {DNNL_ARG_WEIGHTS, wb}, {DNNL_ARG_DIFF_SRC, xb}});
+      c.conv.execute(s, a);
+      c.x_out.execute(s, xb, xu);
+    } else {
+      c.x_in.execute(s, xu, xb);
+      c.y_in.execute(s, yu, yb);
+      a.insert({{DNNL_ARG_SRC, xb}, {DNNL_ARG_DIFF_DST, yb}, {DNNL_ARG_DIFF_WEIGHTS, wb}});
+      c.conv.execute(s, a);
+      // The first chunk writes grad_w, the others add onto it.
+      (b0 == 0 ? c.w_out : c.w_out_sum).execute(s, wb, wu);
+    }
+  }
+  s.wait();
+  g_channels_last_runs.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
 }  // namespace
 
 bool onednn_conv1d(const Tensor& out, const Tensor& x, const Tensor& w, const Tensor& bias, ops::Conv1dArgs args,
@@ -266,6 +512,7 @@ bool onednn_conv1d(const Tensor& out, const Tensor& x, const Tensor& w, const Te
   if (!accepts(x) || x.size(0) == 0) return false;
   const bool has_bias = bias.defined();
   if (has_bias && bias.stride(0) != 1) return false;
+  if (run_channels_last(Pass::forward, {x, out, w}, bias, args, im2col_bytes)) return true;
   const Entry& e = entry({Pass::forward, key_of(x, w, out, args, has_bias)}, [&] {
     const memory::desc bd = bias_desc(w.size(0));
     const auto pd = forward_pd(desc_of(x), desc_of(w), has_bias ? &bd : nullptr, desc_of(out), args,
@@ -284,6 +531,7 @@ bool onednn_conv1d(const Tensor& out, const Tensor& x, const Tensor& w, const Te
 bool onednn_conv1d_backward_input(const Tensor& grad_x, const Tensor& grad_y, const Tensor& w, ops::Conv1dArgs args,
                                   int64_t im2col_bytes) {
   if (!accepts(grad_x) || grad_x.size(0) == 0) return false;
+  if (run_channels_last(Pass::backward_input, {grad_x, grad_y, w}, Tensor(), args, im2col_bytes)) return true;
   const Entry& e = entry({Pass::backward_input, key_of(grad_x, grad_y, w, args, false)}, [&] {
     using Conv = dnnl::convolution_backward_data;
     const BackwardDescs d = backward_descs(grad_x, w, grad_y, args);
@@ -301,6 +549,7 @@ bool onednn_conv1d_backward_input(const Tensor& grad_x, const Tensor& grad_y, co
 bool onednn_conv1d_backward_weight(const Tensor& grad_w, const Tensor& grad_y, const Tensor& x, ops::Conv1dArgs args,
                                    int64_t im2col_bytes) {
   if (!accepts(x) || x.size(0) == 0) return false;
+  if (run_channels_last(Pass::backward_weight, {x, grad_y, grad_w}, Tensor(), args, im2col_bytes)) return true;
   const Entry& e = entry({Pass::backward_weight, key_of(grad_w, grad_y, x, args, false)}, [&] {
     using Conv = dnnl::convolution_backward_weights;
     const BackwardDescs d = backward_descs(x, grad_w, grad_y, args);

@@ -37,7 +37,15 @@ bool onednn_conv1d_backward_input(const Tensor& grad_x, const Tensor& grad_y, co
                                   int64_t im2col_bytes);
 bool onednn_conv1d_backward_weight(const Tensor& grad_w, const Tensor& grad_y, const Tensor& x, ops::Conv1dArgs args,
                                    int64_t im2col_bytes);
-// Turns the oneDNN path on or off (the initial state: on unless AGF_CONV=im2col); returns the previous state.
+// Which of oneDNN's two routes a float32 convolution may take (conv1d_onednn.cpp): none (im2col + BLAS), the plain
+// (B, C, T) layout only, the channels-last route where it measured faster (the default), or wherever it can run.
+enum class OnednnRoutes { off, plain, automatic, channels_last };
+// Sets the routes (the initial state comes from AGF_CONV: im2col, plain, auto, channels_last) and, for tests, caps the
+// records per channels-last chunk (0: the memory budget alone decides); returns the previous routes.
+OnednnRoutes set_onednn_routes(OnednnRoutes r, int64_t chunk_cap = 0);
+// How many passes the channels-last route has run in this process (tests check that it ran).
+int64_t onednn_channels_last_runs();
+// Turns the oneDNN path on (automatic) or off; returns whether it was on.
 bool set_onednn_convolutions(bool on);
 std::string onednn_summary();  // which kernels the convolutions run, for the start-up line
 void avg_pool1d(const Tensor& out, const Tensor& x, int64_t k, int64_t s);
