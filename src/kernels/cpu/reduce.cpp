@@ -35,6 +35,18 @@ struct Acc {
   }
 };
 
+// The sum of a contiguous run in double, vectorised: the `simd` reduction lets the compiler keep one partial sum per
+// lane and add them at the end (a fixed order for a given build, so still the same result on every run and with any
+// number of threads). One scalar chain of dependent double additions had made a conv bias's gradient (a sum over
+// (B, T) per channel) 5% of a tinylight backprop step.
+template <typename T>
+double contiguous_sum(const T* row, int64_t n) {
+  double s = 0;
+#pragma omp simd reduction(+ : s)
+  for (int64_t j = 0; j < n; ++j) s += static_cast<double>(row[j]);
+  return s;
+}
+
 // Splits the reduction dims from the kept ones: `kept` indexes the output, `red` walks one output's inputs.
 struct ReducePlan {
   Shape kept_shape, kept_x_strides, kept_out_strides, red_shape, red_strides;
@@ -91,7 +103,12 @@ void reduce(const Tensor& out, ReduceOp op, const Tensor& x, const std::vector<i
                 const scalar_t* base = xp + off[1] + i * st[1];
                 inner.run(
                     [&](const std::array<int64_t, 1>& ro, int64_t rn, const std::array<int64_t, 1>& rs) {
-                      for (int64_t j = 0; j < rn; ++j) a.add(static_cast<double>(base[ro[0] + j * rs[0]]));
+                      const scalar_t* row = base + ro[0];
+                      if (rs[0] == 1 && (op == ReduceOp::sum || op == ReduceOp::mean)) {
+                        a.v += contiguous_sum(row, rn);
+                      } else {
+                        for (int64_t j = 0; j < rn; ++j) a.add(static_cast<double>(row[j * rs[0]]));
+                      }
                     },
                     std::numeric_limits<int64_t>::max());
                 op_[off[0] + i * st[0]] = finish(a);
