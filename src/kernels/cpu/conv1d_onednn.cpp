@@ -287,19 +287,20 @@ bool accepts(const Tensor& a) { return a.dtype() == DType::f32 && onednn_on(); }
 
 // ---- The channels-last route.
 
-// Whether the channels-last route takes this pass at these widths by default: where it measured faster
-// (BENCHMARKS.md, "Convolution routes", Zen 4). Forward at every width but a leads-wide input into a wide network
-// (12 -> 512 channels: 9.6 ms plain, 10.7 ms channels-last); both backward passes up to 256 channels (at 512 the
-// direct backward-input kernel ran at half the speed of the GEMM-based one).
-bool channels_last_by_default(Pass p, int64_t cin, int64_t cout) {
-  if (p == Pass::forward) return cin >= 16 || cout <= 256;
-  return std::max(cin, cout) <= 256;
+// Whether the channels-last route takes this pass by default: where it measured faster, reorders counted
+// (BENCHMARKS.md, "Convolution routes", Zen 4). Up to 256 channels, every pass (tinylight's convolutions at B=32: 145
+// -> 98 ms a backprop step). Wider, only the forward of a unit-stride convolution with a full-width input: at 512
+// channels, B=16, the T=1024 forward ran in 372 ms against 402, but a stride-4 forward in 125 against 98, a 12-lead
+// input's in 10.7 against 9.6, and the direct backward-input kernel at half the speed of the GEMM-based one.
+bool channels_last_by_default(Pass p, int64_t cin, int64_t cout, int64_t stride) {
+  if (std::max(cin, cout) <= 256) return true;
+  return p == Pass::forward && stride == 1 && cin >= 16;
 }
 
-bool wants_channels_last(Pass p, int64_t cin, int64_t cout) {
+bool wants_channels_last(Pass p, int64_t cin, int64_t cout, int64_t stride) {
   switch (routes()) {
     case OnednnRoutes::channels_last: return true;
-    case OnednnRoutes::automatic: return channels_last_by_default(p, cin, cout);
+    case OnednnRoutes::automatic: return channels_last_by_default(p, cin, cout, stride);
     default: return false;
   }
 }
@@ -438,7 +439,7 @@ dnnl::memory at(const memory::desc& d, const Tensor& t, int64_t offset_elements 
 // the route's, a chunk of even one record would not fit the budget, or oneDNN has no direct kernel for it.
 bool run_channels_last(Pass p, const ClTensors& t, const Tensor& bias, ops::Conv1dArgs args, int64_t im2col_bytes) {
   const int64_t batch = t.x.size(0), cin = t.x.size(1), cout = t.y.size(1);
-  if (!wants_channels_last(p, cin, cout)) return false;
+  if (!wants_channels_last(p, cin, cout, args.stride)) return false;
   constexpr int64_t kFloor = int64_t{8} << 20;
   const int64_t budget = std::max(im2col_bytes, kFloor);
   const int64_t per_record = (cin * t.x.size(2) + cout * t.y.size(2)) * int64_t{4};
@@ -453,6 +454,14 @@ bool run_channels_last(Pass p, const ClTensors& t, const Tensor& bias, ops::Conv
     if (static_cast<int64_t>(e->scratchpad) + n * per_record <= budget) break;
   }
   if (n == 0) return false;
+  // Chunks of equal size where the batch allows: fewer shapes, so fewer kernels for oneDNN to generate and keep (its
+  // code is resident memory outside the ledger), and the last chunk no shorter than the others.
+  const int64_t chunks = (batch + n - 1) / n;
+  if (const int64_t even = (batch + chunks - 1) / chunks; even != n) {
+    n = even;
+    e = &cl_entry(p, t, n, has_bias, args);
+    if (!e->usable || static_cast<int64_t>(e->scratchpad) + n * per_record > budget) return false;
+  }
   const int64_t rest = batch % n;
   const ClEntry* last = rest > 0 ? &cl_entry(p, t, rest, has_bias, args) : e;
   if (!last->usable || last->w_buf != e->w_buf) return false;  // the weight side is shared by the chunks
