@@ -62,7 +62,9 @@ void set_up_cpu_runtime(char** argv) {
   if (const std::string core = current != nullptr ? blas_core_wanted(current) : ""; !core.empty()) {
     again = setenv("OPENBLAS_CORETYPE", core.c_str(), 1) == 0 && setenv(kBlasCoreChosenEnv, current, 1) == 0;
   }
-  if (std::getenv("OMP_WAIT_POLICY") == nullptr) again = setenv("OMP_WAIT_POLICY", "passive", 1) == 0 || again;
+  constexpr int kOpenblasOpenmp = 2;  // openblas_get_parallel(): 0 sequential, 1 pthreads, 2 OpenMP
+  if (std::getenv("OMP_WAIT_POLICY") == nullptr && openblas_get_parallel() != kOpenblasOpenmp)
+    again = setenv("OMP_WAIT_POLICY", "passive", 1) == 0 || again;
   if (!again) return;
   // OpenBLAS and libgomp read these once, when they are loaded: the process starts again with them set.
   if (setenv(kRuntimeSetEnv, "1", 1) != 0) return;

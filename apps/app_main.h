@@ -50,8 +50,11 @@ void configure(CLI::App& cli);
 //   chose, OPENBLAS_CORETYPE is set to it. AGF_BLAS_CORE overrides: `openblas` keeps OpenBLAS's own pick, a core
 //   name (Haswell, SkylakeX, ...) runs that core; unset or `auto`, an OPENBLAS_CORETYPE already set is the user's
 //   choice and is kept (the start-up line then flags a core narrower than the CPU allows as a slow path).
-// - OMP_WAIT_POLICY=passive unless set: OpenMP threads that spin after a parallel region take the cores from the
-//   OpenBLAS call that follows (27% of a medium forward's samples sat in libgomp's spin loop, measured with perf).
+// - With OpenBLAS's pthread build, OMP_WAIT_POLICY=passive unless set: OpenMP threads that spin after a parallel
+//   region take the cores from the OpenBLAS call that follows, whose threads are its own (27% of a medium forward's
+//   samples sat in libgomp's spin loop, measured with perf). The OpenMP build (the one meson links where it is
+//   installed) runs its GEMMs on the same OpenMP team, so libgomp's default stays: a short spin, then sleep, which
+//   saves the futex wake-up of every parallel region (BENCHMARKS.md, "Threading").
 // OpenBLAS and libgomp read these variables only when they are loaded, so when one changes the process starts again
 // (execv of /proc/self/exe, same arguments, once). AGF_CPU_RUNTIME_SET=1 skips all of it (under valgrind, whose
 // /proc/self/exe is its own tool, set it, or set both variables yourself). The start-up line

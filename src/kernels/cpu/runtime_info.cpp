@@ -59,7 +59,8 @@ std::string cpu_backend_summary() {
                           "AGF_BLAS_CORE to let the engine choose)", widest);
   const char* wait = std::getenv("OMP_WAIT_POLICY");
   return fmt::format("CPU kernels: {} OpenMP threads (wait policy {}); BLAS {} (core {}{}, {} threads){}; {}",
-                     omp_get_max_threads(), wait != nullptr ? wait : "default: active, spinning", config ? config : "?",
+                     omp_get_max_threads(), wait != nullptr ? wait : "libgomp's default: spin, then sleep",
+                     config ? config : "?",
                      core ? core : "?", chosen, openblas_get_num_threads(), warning, cpu::onednn_summary());
 }
 
