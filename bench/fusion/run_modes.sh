@@ -13,7 +13,6 @@ root=$(cd "$here/../.." && pwd)
 build=${BUILD_DIR:-$root/build}
 out=${1:-$build/bench-modes}
 bin="$build/apps"
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 mkdir -p "$out"
 if [ ! -f "$out/prepared/finetune.h5" ]; then
   "$bin/agf-synth" challenge --out "$out/raw_pretrain" --n 4000 --seed 101 --quiet \
