@@ -84,11 +84,6 @@ OnednnRoutes set_onednn_routes(OnednnRoutes r, int64_t chunk_cap) {
 
 int64_t onednn_channels_last_runs() { return g_channels_last_runs.load(std::memory_order_relaxed); }
 
-bool set_onednn_convolutions(bool on) {
-  const bool was = onednn_on();
-  set_onednn_routes(on ? OnednnRoutes::automatic : OnednnRoutes::off);
-  return was;
-}
 
 #ifndef AGF_WITH_ONEDNN
 
@@ -413,7 +408,12 @@ ClEntry make_cl_entry(Pass p, const ClTensors& t, int64_t n, bool has_bias, ops:
 
 const ClEntry& cl_entry(Pass p, const ClTensors& t, int64_t n, bool has_bias, ops::Conv1dArgs args) {
   Key key{p, key_of(t.x, t.y, t.w, args, has_bias)};
-  std::get<1>(key).push_back(n);
+  // The chunk's records, not the batch's: every batch size chunked alike shares the entry.
+  std::vector<int64_t>& k = std::get<1>(key);
+  constexpr size_t kXBatch = 3, kYBatch = 9;  // key_of: 3 flags, then (size, stride) per dim of x, y, w
+  k[kXBatch] = 0;
+  k[kYBatch] = 0;
+  k.push_back(n);
   std::lock_guard<std::mutex> lock(g_cache_mutex);
   auto it = cl_cache().find(key);
   if (it != cl_cache().end()) return it->second;
@@ -442,28 +442,26 @@ bool run_channels_last(Pass p, const ClTensors& t, const Tensor& bias, ops::Conv
   constexpr int64_t kFloor = int64_t{8} << 20;
   const int64_t budget = std::max(im2col_bytes, kFloor);
   const int64_t per_record = (cin * t.x.size(2) + cout * t.y.size(2)) * int64_t{4};
-  int64_t n = std::min(batch, budget / per_record);
-  if (const int64_t cap = g_chunk_cap.load(std::memory_order_relaxed); cap > 0) n = std::min(n, cap);
+  int64_t most = std::min(batch, budget / per_record);
+  if (const int64_t cap = g_chunk_cap.load(std::memory_order_relaxed); cap > 0) most = std::min(most, cap);
+  if (most == 0) return false;
   const bool has_bias = bias.defined();
+  // Chunks as even as the batch allows (fewer shapes, so fewer kernels for oneDNN to generate and keep: its code is
+  // resident memory outside the ledger); the kernel's scratchpad counts against the budget too, so one chunk more
+  // until both fit (a few tries: each builds and caches kernels).
+  int64_t n = 0;
   const ClEntry* e = nullptr;
-  // The kernel's scratchpad counts against the budget too: fewer records per chunk until both fit.
-  for (; n > 0; n /= 2) {
+  for (int64_t chunks = (batch + most - 1) / most, tries = 0;; ++chunks, ++tries) {
+    n = (batch + chunks - 1) / chunks;
     e = &cl_entry(p, t, n, has_bias, args);
     if (!e->usable) return false;
     if (static_cast<int64_t>(e->scratchpad) + n * per_record <= budget) break;
+    if (n == 1 || tries == 3) return false;
   }
-  if (n == 0) return false;
-  // Chunks of equal size where the batch allows: fewer shapes, so fewer kernels for oneDNN to generate and keep (its
-  // code is resident memory outside the ledger), and the last chunk no shorter than the others.
-  const int64_t chunks = (batch + n - 1) / n;
-  if (const int64_t even = (batch + chunks - 1) / chunks; even != n) {
-    n = even;
-    e = &cl_entry(p, t, n, has_bias, args);
-    if (!e->usable || static_cast<int64_t>(e->scratchpad) + n * per_record > budget) return false;
-  }
-  const int64_t rest = batch % n;
+  const int64_t rest = batch % n;  // a shorter last chunk, when the batch does not divide evenly
   const ClEntry* last = rest > 0 ? &cl_entry(p, t, rest, has_bias, args) : e;
   if (!last->usable || last->w_buf != e->w_buf) return false;  // the weight side is shared by the chunks
+  if (static_cast<int64_t>(std::max(e->scratchpad, last->scratchpad)) + n * per_record > budget) return false;
 
   const Tensor x_buf = workspace_bytes(e->x_buf.get_size());
   const Tensor y_buf = workspace_bytes(e->y_buf.get_size());

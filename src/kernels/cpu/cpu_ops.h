@@ -45,8 +45,6 @@ enum class OnednnRoutes { off, plain, automatic, channels_last };
 OnednnRoutes set_onednn_routes(OnednnRoutes r, int64_t chunk_cap = 0);
 // How many passes the channels-last route has run in this process (tests check that it ran).
 int64_t onednn_channels_last_runs();
-// Turns the oneDNN path on (automatic) or off; returns whether it was on.
-bool set_onednn_convolutions(bool on);
 std::string onednn_summary();  // which kernels the convolutions run, for the start-up line
 void avg_pool1d(const Tensor& out, const Tensor& x, int64_t k, int64_t s);
 void avg_pool1d_backward(const Tensor& grad_x, const Tensor& grad_y, int64_t k, int64_t s);

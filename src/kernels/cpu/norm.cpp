@@ -57,7 +57,8 @@ void batch_norm(const ops::BatchNormOut& out, const Tensor& x, const Tensor& gam
                   srv = stride0(running_var), ssm = stride0(out.save_mean), ssi = stride0(out.save_invstd);
     const T slope = leaky_slope != nullptr ? static_cast<T>(*leaky_slope) : T(0);
     // One body for any time strides xs, ys; called with compile-time 1s when both rows are contiguous (every EcgNet
-    // map), so that instance runs on plain pointers the compiler vectorises. Same arithmetic, same order either way.
+    // map), so that instance runs on plain pointers the compiler vectorises. Same arithmetic either way (the order of
+    // the simd sums is the compiled loop's, and may differ between the two instances in the last bit).
     const auto channels = [&](auto xs, auto ys) {
 #pragma omp parallel for schedule(static) if (xv.C > 1 && worth_threads(x.numel()))
       for (int64_t c = 0; c < xv.C; ++c) {
