@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "kernels/element_math.h"
 #include "tensor/hd.h"
 
 namespace agf::math {
@@ -36,14 +37,11 @@ AGF_HD T bn_apply(T x, double mean, double scale, double shift) {
   return static_cast<T>((static_cast<double>(x) - mean) * scale + shift);
 }
 
-// The leaky ReLU fused after batch norm, on the rounded value and with the formula of the separate op
-// (element_math.h's leaky_relu: two selects against zero and a sum, which vectorises), so the fused pass equals the
-// two ops bit for bit; a NaN v lands in `neg` and comes out NaN, as it does from that op.
+// The leaky ReLU fused after batch norm, on the rounded value and with the separate op's own formula
+// (element_math.h's leaky_relu), so the fused pass equals the two ops bit for bit.
 template <typename T>
 AGF_HD T leaky(T v, T slope) {
-  const T pos = v > T(0) ? v : T(0);
-  const T neg = v > T(0) ? T(0) : v;
-  return pos + slope * neg;
+  return leaky_relu(v, slope);
 }
 
 // One normalised layer-norm element: (x - mean) rstd, then times gamma and plus beta where given (pointers to this

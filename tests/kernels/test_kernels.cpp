@@ -18,6 +18,18 @@
 
 namespace {
 
+// Largest error of a against the float64 b, over b's largest magnitude.
+double conv_rel_error(const agf::Tensor& a, const agf::Tensor& b) {
+  const auto av = a.contiguous().to(agf::DType::f64).to_vector<double>();
+  const auto bv = b.contiguous().to_vector<double>();
+  double err = 0, scale = 1e-30;
+  for (size_t i = 0; i < bv.size(); ++i) {
+    err = std::max(err, std::abs(av[i] - bv[i]));
+    scale = std::max(scale, std::abs(bv[i]));
+  }
+  return err / scale;
+}
+
 // Runs every correctness case of `op`; on a GPU, the CUDA kernels against the CPU ones, with the grid at its normal
 // size and then capped at 2 blocks, so that every grid-stride (and block-stride) loop wraps even on small shapes.
 void run_op(const std::string& op, bool gpu, agf::kt::BackendTable& table) {
@@ -206,25 +218,15 @@ TEST_CASE("conv1d on oneDNN's channels-last route, in chunks of records, agrees 
   using namespace agf;
   struct Geometry {
     int64_t batch, cin, cout, t, k, stride, padding, cap;
-    bool transposed_x;  // x a (B, T, C) tensor seen as (B, C, T)
+    bool transposed_x;  // x and grad_y (B, T, C) tensors seen as (B, C, T)
     bool bias;
   };
   const Geometry geometries[] = {
       {5, 12, 64, 1024, 9, 4, 4, 2, false, true},   // block 0 conv1: chunks of 2, 2, 1
       {5, 64, 64, 256, 9, 1, 4, 2, false, false},   // conv2
       {3, 64, 64, 256, 9, 4, 4, 0, false, true},    // a stride-4 conv, the batch in one chunk
-      {4, 32, 48, 150, 9, 1, 4, 3, true, true},     // time-major x: chunks of 3, 1
+      {5, 32, 48, 150, 9, 1, 4, 2, true, true},     // time-major x and grad_y: chunks of 2, 2, 1
       {7, 16, 16, 33, 5, 2, 2, 4, false, false},    // odd lengths
-  };
-  const auto rel = [](const Tensor& a, const Tensor& b) {
-    const auto av = a.contiguous().to(DType::f64).to_vector<double>();
-    const auto bv = b.contiguous().to_vector<double>();
-    double err = 0, scale = 1e-30;
-    for (size_t i = 0; i < bv.size(); ++i) {
-      err = std::max(err, std::abs(av[i] - bv[i]));
-      scale = std::max(scale, std::abs(bv[i]));
-    }
-    return err / scale;
   };
   for (const Geometry& g : geometries) {
     CAPTURE(g.cin);
@@ -238,8 +240,9 @@ TEST_CASE("conv1d on oneDNN's channels-last route, in chunks of records, agrees 
     if (g.bias) fill_normal_(bias, 23, 0);
     const ops::Conv1dArgs args{g.stride, g.padding};
     const int64_t t_out = ops::conv1d_out_len(g.t, g.k, args);
-    Tensor gy = empty({g.batch, g.cout, t_out});
-    fill_normal_(gy, 24, 0);
+    Tensor gy_base = g.transposed_x ? empty({g.batch, t_out, g.cout}) : empty({g.batch, g.cout, t_out});
+    fill_normal_(gy_base, 24, 0);
+    const Tensor gy = g.transposed_x ? gy_base.transpose(1, 2) : gy_base;
     const Tensor x64 = x.to(DType::f64), w64 = w.to(DType::f64), gy64 = gy.to(DType::f64);
     const Tensor y_ref = ops::conv1d(x64, w64, g.bias ? bias.to(DType::f64) : Tensor(), args);
     const Tensor gx_ref = ops::conv1d_backward_input(gy64, w64, g.t, args);
@@ -255,9 +258,9 @@ TEST_CASE("conv1d on oneDNN's channels-last route, in chunks of records, agrees 
     CHECK(cpu::onednn_channels_last_runs() == runs + 3);
     cpu::set_onednn_routes(was);
     // float32 sums of up to Cin*K (forward, backward input) or B*T_out (weight) products of unit normals.
-    CHECK(rel(y, y_ref) < 1e-5);
-    CHECK(rel(gx, gx_ref) < 1e-5);
-    CHECK(rel(gw, gw_ref) < 1e-5);
+    CHECK(conv_rel_error(y, y_ref) < 1e-5);
+    CHECK(conv_rel_error(gx, gx_ref) < 1e-5);
+    CHECK(conv_rel_error(gw, gw_ref) < 1e-5);
   }
   // The plain route is what `plain` asks for: the channels-last route does not run.
   const auto was = cpu::set_onednn_routes(cpu::OnednnRoutes::plain);
@@ -289,17 +292,6 @@ TEST_CASE("conv1d through oneDNN agrees with im2col and with float64, forward an
       {2, 16, 24, 301, 5, 2, 2, 2},    // strided time
       {1, 8, 4, 7, 9, 1, 4, 0},        // shorter than the kernel: padding only
   };
-  // Relative error of a against the float64 b, over b's largest magnitude.
-  const auto rel = [](const Tensor& a, const Tensor& b) {
-    const auto av = a.contiguous().to(DType::f64).to_vector<double>();
-    const auto bv = b.contiguous().to_vector<double>();
-    double err = 0, scale = 1e-30;
-    for (size_t i = 0; i < bv.size(); ++i) {
-      err = std::max(err, std::abs(av[i] - bv[i]));
-      scale = std::max(scale, std::abs(bv[i]));
-    }
-    return err / scale;
-  };
   for (const Geometry& g : geometries) {
     CAPTURE(g.cin);
     CAPTURE(g.t);
@@ -324,29 +316,36 @@ TEST_CASE("conv1d through oneDNN agrees with im2col and with float64, forward an
     const Tensor gx_ref = ops::conv1d_backward_input(gy64, w64, g.t, args);
     const Tensor gw_ref = ops::conv1d_backward_weight(gy64, x64, g.k, args);
 
-    for (const bool onednn : {true, false}) {
-      CAPTURE(onednn);
-      const bool was = cpu::set_onednn_convolutions(onednn);
+    // oneDNN's plain route, its default routing (the channels-last route at these widths), and im2col + BLAS.
+    for (const auto route : {cpu::OnednnRoutes::plain, cpu::OnednnRoutes::automatic, cpu::OnednnRoutes::off}) {
+      CAPTURE(static_cast<int>(route));
+      const auto was = cpu::set_onednn_routes(route);
       const Tensor y = ops::conv1d(x, w, bias, args);
       const Tensor gx = ops::conv1d_backward_input(gy, w, g.t, args);
       const Tensor gw = ops::conv1d_backward_weight(gy, x, g.k, args);
-      cpu::set_onednn_convolutions(was);
+      cpu::set_onednn_routes(was);
       // float32 sums of up to Cin*K (forward, backward input) or B*T_out (weight) products of unit normals.
-      CHECK(rel(y, y_ref) < 1e-5);
-      CHECK(rel(gx, gx_ref) < 1e-5);
-      CHECK(rel(gw, gw_ref) < 1e-5);
+      CHECK(conv_rel_error(y, y_ref) < 1e-5);
+      CHECK(conv_rel_error(gx, gx_ref) < 1e-5);
+      CHECK(conv_rel_error(gw, gw_ref) < 1e-5);
     }
 #ifdef AGF_WITH_ONEDNN
     // Contiguous inputs are what EcgNet hands its convolutions, and oneDNN's optimised kernels take them all (views
     // go wherever it takes them; the loop above checked both paths on those).
     if (g.layout == 0) {
-      const bool was = cpu::set_onednn_convolutions(true);
-      Tensor y = empty({g.batch, g.cout, t_out}), gx = empty({g.batch, g.cin, g.t}), gw = empty({g.cout, g.cin, g.k});
-      CHECK(cpu::onednn_conv1d(y, x, w, bias, args, 0));
-      CHECK(cpu::onednn_conv1d_backward_input(gx, gy, w, args, 0));
-      CHECK(cpu::onednn_conv1d_backward_weight(gw, gy, x, args, 0));
-      CHECK(rel(y, y_ref) < 1e-5);
-      cpu::set_onednn_convolutions(was);
+      for (const auto route : {cpu::OnednnRoutes::plain, cpu::OnednnRoutes::automatic}) {
+        CAPTURE(static_cast<int>(route));
+        const auto was = cpu::set_onednn_routes(route);
+        Tensor y = empty({g.batch, g.cout, t_out}), gx = empty({g.batch, g.cin, g.t}),
+               gw = empty({g.cout, g.cin, g.k});
+        CHECK(cpu::onednn_conv1d(y, x, w, bias, args, 0));
+        CHECK(cpu::onednn_conv1d_backward_input(gx, gy, w, args, 0));
+        CHECK(cpu::onednn_conv1d_backward_weight(gw, gy, x, args, 0));
+        CHECK(conv_rel_error(y, y_ref) < 1e-5);
+        CHECK(conv_rel_error(gx, gx_ref) < 1e-5);
+        CHECK(conv_rel_error(gw, gw_ref) < 1e-5);
+        cpu::set_onednn_routes(was);
+      }
     }
     // float64 never goes to oneDNN.
     Tensor y64 = empty(y_ref.shape(), DType::f64);
