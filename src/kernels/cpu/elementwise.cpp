@@ -36,7 +36,7 @@ void unary(const Tensor& out, UnaryOp op, const Tensor& x, double p) {
             scalar_t* oo = o + off[0];
             const scalar_t* xp = xi + off[1];
             if (st[0] == 1 && st[1] == 1) {
-              #pragma omp simd
+#pragma omp simd
               for (int64_t i = 0; i < n; ++i) oo[i] = math::unary(kOp, xp[i], param);
             } else {
               for (int64_t i = 0; i < n; ++i) oo[i * st[0]] = math::unary(kOp, xp[i * st[1]], param);
@@ -61,7 +61,7 @@ void unary_backward(const Tensor& grad_x, UnaryOp op, const Tensor& grad_y, cons
             scalar_t* g = gx + off[0];
             const scalar_t *gg = gy + off[1], *xx = xi + off[2], *yy = yi + off[3];
             if (st[0] == 1 && st[1] == 1 && st[2] == 1 && st[3] == 1) {
-              #pragma omp simd
+#pragma omp simd
               for (int64_t i = 0; i < n; ++i) g[i] = math::unary_grad(kOp, gg[i], xx[i], yy[i], param);
             } else {
               for (int64_t i = 0; i < n; ++i)
@@ -84,11 +84,11 @@ void binary(const Tensor& out, BinaryOp op, const Tensor& a, const Tensor& b) {
             const scalar_t* aa = ap + off[1];
             const scalar_t* bb = bp + off[2];
             if (st[0] == 1 && st[1] == 1 && st[2] == 1) {
-              #pragma omp simd
+#pragma omp simd
               for (int64_t i = 0; i < n; ++i) oo[i] = math::binary(kOp, aa[i], bb[i]);
             } else if (st[0] == 1 && st[1] == 1 && st[2] == 0) {  // a row plus a broadcast value (bias, scale)
               const scalar_t bv = bb[0];
-              #pragma omp simd
+#pragma omp simd
               for (int64_t i = 0; i < n; ++i) oo[i] = math::binary(kOp, aa[i], bv);
             } else {
               for (int64_t i = 0; i < n; ++i) oo[i * st[0]] = math::binary(kOp, aa[i * st[1]], bb[i * st[2]]);
@@ -108,7 +108,7 @@ void axpy(const Tensor& y, double alpha, const Tensor& x) {
           scalar_t* yy = yp + off[0];
           const scalar_t* xx = xp + off[1];
           if (st[0] == 1 && st[1] == 1) {
-            #pragma omp simd
+#pragma omp simd
             for (int64_t i = 0; i < n; ++i) yy[i] += a * xx[i];
           } else {
             for (int64_t i = 0; i < n; ++i) yy[i * st[0]] += a * xx[i * st[1]];
