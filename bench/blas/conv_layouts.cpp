@@ -164,7 +164,8 @@ int main(int argc, char** argv) {
   std::printf("oneDNN %d.%d.%d, OMP_NUM_THREADS=%s, best of %d; ms per pass (implementation)\n\n",
               dnnl::version()->major, dnnl::version()->minor, dnnl::version()->patch, threads ? threads : "unset",
               reps);
-  std::printf("| shape | layout | forward | backward input | backward weight | reorder x, y (plain <-> time-major) |\n");
+  std::printf("| shape | layout | forward | backward input | backward weight | "
+              "reorder x, y (plain <-> time-major) |\n");
   std::printf("|---|---|---|---|---|---|\n");
   bool all_right = true;
   for (const Shape& s : kShapes) {

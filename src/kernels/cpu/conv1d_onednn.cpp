@@ -154,11 +154,13 @@ dnnl::engine& cpu_engine() {
 // (B, C, T) as oneDNN's (N, C, H = 1, W = T), strides as the tensor has them, and a weight (Cout, Cin, K) likewise as
 // (O, I, 1, K). The size-1 H gets the stride a dense layout would give it, so a contiguous tensor is exactly `nchw`
 // (`oihw`) and a time-major view `nhwc`.
-memory::desc desc_of(const Tensor& t) {
-  const Dims dims{t.size(0), t.size(1), 1, t.size(2)};
+// records_of: the first n records of t only.
+memory::desc records_of(const Tensor& t, int64_t n) {
+  const Dims dims{n, t.size(1), 1, t.size(2)};
   const Dims strides{t.stride(0), t.stride(1), t.size(2) * t.stride(2), t.stride(2)};
   return memory::desc(dims, memory::data_type::f32, strides);
 }
+memory::desc desc_of(const Tensor& t) { return records_of(t, t.size(0)); }
 
 memory::desc bias_desc(int64_t n) { return memory::desc({n}, memory::data_type::f32, memory::format_tag::x); }
 
@@ -246,32 +248,38 @@ const Entry& entry(const Key& key, Make&& make) {
 // "corrupted size vs. prev_size" aborts in 2 of 16 runs). So the buffer is a page larger and its base page-aligned.
 constexpr size_t kScratchpadAlign = 4096;
 
-Tensor scratchpad(size_t bytes) {
-  if (bytes == 0) return {};
+Tensor workspace_bytes(size_t bytes) {
   MemScope scope(MemTag::workspace);
-  return empty({static_cast<int64_t>(bytes + kScratchpadAlign)}, DType::u8, Device::cpu());
+  return empty({static_cast<int64_t>(bytes)}, DType::u8, Device::cpu());
+}
+
+Tensor scratchpad(size_t bytes) { return bytes == 0 ? Tensor() : workspace_bytes(bytes + kScratchpadAlign); }
+
+// The scratchpad argument of a primitive: `bytes` of `pad` (from scratchpad()) from its first page-aligned byte.
+dnnl::memory scratchpad_arg(const Tensor& pad, size_t bytes) {
+  const auto base = reinterpret_cast<uintptr_t>(pad.raw_data());
+  const uintptr_t aligned = (base + kScratchpadAlign - 1) / kScratchpadAlign * kScratchpadAlign;
+  const memory::desc d({static_cast<memory::dim>(bytes)}, memory::data_type::u8, memory::format_tag::x);
+  return dnnl::memory(d, cpu_engine(), reinterpret_cast<void*>(aligned));
 }
 
 // The oneDNN path's memory bound: what the im2col path would use for its columns, and at least 8 MiB.
+int64_t budget_of(int64_t im2col_bytes) { return std::max(im2col_bytes, int64_t{8} << 20); }
+
 bool fits(const Entry& e, int64_t im2col_bytes) {
-  constexpr int64_t kFloor = int64_t{8} << 20;
-  return e.usable && static_cast<int64_t>(e.scratchpad) <= std::max(im2col_bytes, kFloor);
+  return e.usable && static_cast<int64_t>(e.scratchpad) <= budget_of(im2col_bytes);
 }
 
-dnnl::memory wrap(const memory::desc& d, const Tensor& t) {
-  return dnnl::memory(d, cpu_engine(), const_cast<void*>(t.raw_data()));
+// t's data (from element `offset` on) as a oneDNN memory of descriptor d.
+dnnl::memory wrap(const memory::desc& d, const Tensor& t, int64_t offset = 0) {
+  return dnnl::memory(d, cpu_engine(), static_cast<float*>(const_cast<void*>(t.raw_data())) + offset);
 }
 
 // Draws the scratchpad from the ledger and runs the primitive; while planning, only the scratchpad is drawn.
 void launch(const Entry& e, std::unordered_map<int, dnnl::memory> args) {
   const Tensor pad = scratchpad(e.scratchpad);
   if (planning()) return;
-  if (pad.defined()) {
-    const auto base = reinterpret_cast<uintptr_t>(pad.raw_data());
-    const uintptr_t aligned = (base + kScratchpadAlign - 1) / kScratchpadAlign * kScratchpadAlign;
-    const memory::desc d({static_cast<memory::dim>(e.scratchpad)}, memory::data_type::u8, memory::format_tag::x);
-    args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(d, cpu_engine(), reinterpret_cast<void*>(aligned)));
-  }
+  if (pad.defined()) args.emplace(DNNL_ARG_SCRATCHPAD, scratchpad_arg(pad, e.scratchpad));
   dnnl::stream s(cpu_engine());
   const SignalsHeld held;
   e.prim.execute(s, args);
@@ -301,13 +309,6 @@ bool wants_channels_last(int64_t cin, int64_t cout) {
 
 memory::desc time_major(int64_t n, int64_t c, int64_t t) {
   return memory::desc({n, c, 1, t}, memory::data_type::f32, memory::format_tag::nhwc);
-}
-
-// The first n records of t, strides as the tensor has them.
-memory::desc records_of(const Tensor& t, int64_t n) {
-  const Dims dims{n, t.size(1), 1, t.size(2)};
-  const Dims strides{t.stride(0), t.stride(1), t.size(2) * t.stride(2), t.stride(2)};
-  return memory::desc(dims, memory::data_type::f32, strides);
 }
 
 // One pass on a chunk of n records: the convolution on the dense time-major buffers X (the x side: x or grad_x) and
@@ -425,22 +426,12 @@ const ClEntry& cl_entry(Pass p, const ClTensors& t, int64_t n, bool has_bias, op
   return cl_cache().emplace(std::move(key), std::move(e)).first->second;
 }
 
-Tensor workspace_bytes(size_t bytes) {
-  MemScope scope(MemTag::workspace);
-  return empty({static_cast<int64_t>(bytes)}, DType::u8, Device::cpu());
-}
-
-dnnl::memory at(const memory::desc& d, const Tensor& t, int64_t offset_elements = 0) {
-  return dnnl::memory(d, cpu_engine(), static_cast<float*>(const_cast<void*>(t.raw_data())) + offset_elements);
-}
-
 // Runs pass p on the channels-last route, chunk by chunk, or returns false having done nothing: the widths are not
 // the route's, a chunk of even one record would not fit the budget, or oneDNN has no direct kernel for it.
 bool run_channels_last(Pass p, const ClTensors& t, const Tensor& bias, ops::Conv1dArgs args, int64_t im2col_bytes) {
   const int64_t batch = t.x.size(0), cin = t.x.size(1), cout = t.y.size(1);
   if (!wants_channels_last(cin, cout)) return false;
-  constexpr int64_t kFloor = int64_t{8} << 20;
-  const int64_t budget = std::max(im2col_bytes, kFloor);
+  const int64_t budget = budget_of(im2col_bytes);
   const int64_t per_record = (cin * t.x.size(2) + cout * t.y.size(2)) * int64_t{4};
   int64_t most = std::min(batch, budget / per_record);
   if (const int64_t cap = g_chunk_cap.load(std::memory_order_relaxed); cap > 0) most = std::min(most, cap);
@@ -471,25 +462,20 @@ bool run_channels_last(Pass p, const ClTensors& t, const Tensor& bias, ops::Conv
 
   dnnl::stream s(cpu_engine());
   const SignalsHeld held;
-  dnnl::memory wb = at(e->w_buf, w_buf), wu = at(desc_of(t.w), t.w);
+  dnnl::memory wb = wrap(e->w_buf, w_buf), wu = wrap(desc_of(t.w), t.w);
   if (p != Pass::backward_weight) e->w_in.execute(s, wu, wb);
   for (int64_t b0 = 0; b0 < batch; b0 += n) {
     const ClEntry& c = b0 + n <= batch ? *e : *last;
     const int64_t nb = b0 + n <= batch ? n : rest;
-    dnnl::memory xb = at(c.x_buf, x_buf), yb = at(c.y_buf, y_buf);
-    dnnl::memory xu = at(records_of(t.x, nb), t.x, b0 * t.x.stride(0));
-    dnnl::memory yu = at(records_of(t.y, nb), t.y, b0 * t.y.stride(0));
+    dnnl::memory xb = wrap(c.x_buf, x_buf), yb = wrap(c.y_buf, y_buf);
+    dnnl::memory xu = wrap(records_of(t.x, nb), t.x, b0 * t.x.stride(0));
+    dnnl::memory yu = wrap(records_of(t.y, nb), t.y, b0 * t.y.stride(0));
     std::unordered_map<int, dnnl::memory> a;
-    if (pad.defined()) {
-      const auto base = reinterpret_cast<uintptr_t>(pad.raw_data());
-      const uintptr_t aligned = (base + kScratchpadAlign - 1) / kScratchpadAlign * kScratchpadAlign;
-      const memory::desc d({static_cast<memory::dim>(c.scratchpad)}, memory::data_type::u8, memory::format_tag::x);
-      a.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(d, cpu_engine(), reinterpret_cast<void*>(aligned)));
-    }
+    if (pad.defined()) a.emplace(DNNL_ARG_SCRATCHPAD, scratchpad_arg(pad, c.scratchpad));
     if (p == Pass::forward) {
       c.x_in.execute(s, xu, xb);
       a.insert({{DNNL_ARG_SRC, xb}, {DNNL_ARG_WEIGHTS, wb}, {DNNL_ARG_DST, yb}});
-      if (has_bias) a.emplace(DNNL_ARG_BIAS, at(bias_desc(cout), bias));
+      if (has_bias) a.emplace(DNNL_ARG_BIAS, wrap(bias_desc(cout), bias));
       c.conv.execute(s, a);
       c.y_out.execute(s, yb, yu);
     } else if (p == Pass::backward_input) {
@@ -587,7 +573,7 @@ std::string onednn_summary() {
     return fmt::format("conv1d: im2col + BLAS (oneDNN {}.{}.{} off: AGF_CONV=im2col)", v->major, v->minor, v->patch);
   const char* route = routes() == OnednnRoutes::plain           ? "GEMM kernels on (B, C, T): AGF_CONV=plain"
                       : routes() == OnednnRoutes::channels_last ? "direct kernels, time-major: AGF_CONV=channels_last"
-                                                                : "direct kernels, time-major, up to 256 channels; GEMM kernels wider";
+                      : "direct kernels, time-major, up to 256 channels; GEMM kernels wider";
   return fmt::format("conv1d: oneDNN {}.{}.{} ({}; {}) in float32, im2col + BLAS in float64", v->major, v->minor,
                      v->patch, isa, route);
 }
