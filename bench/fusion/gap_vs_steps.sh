@@ -6,7 +6,7 @@
 # Each mode (fusion, bp LoRA, fo_micro, zo) is fine-tuned with the demo's settings (configs/demo/experiment.json,
 # "finetune"; the same batches in every mode) for each number of steps: the learning rate warms up and decays to 0
 # over the steps planned, so every run is a complete schedule, not a prefix of a longer one. Then a table of test
-# macro AUROC and mAP (best validation checkpoint) per mode and steps, and charts of the validation macro AUROC of
+# macro AUROC and mAP (best validation checkpoint) per mode and steps, and a chart of the validation macro AUROC of
 # the longest runs.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
